@@ -1,0 +1,671 @@
+"""Tests of fastrnn.optim: in-place optimizers and gradient clipping."""
+
+from __future__ import annotations
+
+import doctest
+import importlib.util
+import math
+import sys
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+try:
+    from fastrnn import optim
+except Exception:  # pragma: no cover - package __init__ may need built extensions
+    # fastrnn.optim is self-contained (NumPy only): load it straight from the file
+    _path = Path(__file__).resolve().parents[1] / "src" / "fastrnn" / "optim.py"
+    _spec = importlib.util.spec_from_file_location("fastrnn_optim_standalone", _path)
+    optim = importlib.util.module_from_spec(_spec)
+    sys.modules[_spec.name] = optim
+    _spec.loader.exec_module(optim)
+
+SGD = optim.SGD
+Adagrad = optim.Adagrad
+Adam = optim.Adam
+make_optimizer = optim.make_optimizer
+clip_by_value = optim.clip_by_value
+clip_by_global_norm = optim.clip_by_global_norm
+
+H, I, O = 4, 3, 2
+DTYPES = [np.float32, np.float64]
+
+
+def tol(dtype):
+    return dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+
+
+def make_params(dtype=np.float64, seed=0, learned_a0=False):
+    """Random RNN parameters with a Fortran-ordered Wax."""
+    rng = np.random.default_rng(seed)
+    p = {
+        "Wax": np.asfortranarray(rng.standard_normal((H, I))).astype(dtype, order="K"),
+        "Waa": rng.standard_normal((H, H)).astype(dtype),
+        "ba": rng.standard_normal(H).astype(dtype),
+        "Wya": rng.standard_normal((O, H)).astype(dtype),
+        "by": rng.standard_normal(O).astype(dtype),
+    }
+    if learned_a0:
+        p["a0"] = rng.standard_normal(H).astype(dtype)
+    assert p["Wax"].flags.f_contiguous and not p["Wax"].flags.c_contiguous
+    return p
+
+
+def make_grads(params, seed, fortran_wax=True, extra_a0=True):
+    """Random gradients (non-zero); Wax gradient Fortran-ordered by default."""
+    rng = np.random.default_rng(1000 + seed)
+    g = {k: rng.standard_normal(v.shape).astype(v.dtype) for k, v in params.items()}
+    g["Wax"] = (np.asfortranarray if fortran_wax else np.ascontiguousarray)(g["Wax"])
+    if extra_a0 and "a0" not in params:
+        g["a0"] = rng.standard_normal(H).astype(params["Wax"].dtype)  # ignored
+    return g
+
+
+def copy_params(p):
+    return {k: v.copy(order="K") for k, v in p.items()}
+
+
+def snapshot(p):
+    return {k: (id(v), v.__array_interface__["data"][0], v.dtype, v.strides) for k, v in p.items()}
+
+
+# ---------------------------------------------------------------------------
+# independent reference implementations (plain, allocating NumPy)
+# ---------------------------------------------------------------------------
+def ref_sgd(p0, grads_seq, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+    p = {k: v.astype(np.float64) for k, v in p0.items()}
+    vel = {k: np.zeros_like(v) for k, v in p.items()}
+    for grads in grads_seq:
+        for k in p:
+            d = grads[k].astype(np.float64) + weight_decay * p[k]
+            if momentum:
+                vel[k] = momentum * vel[k] + d
+                u = d + momentum * vel[k] if nesterov else vel[k]
+            else:
+                u = d
+            p[k] = p[k] - lr * u
+    return p
+
+
+def ref_adagrad(p0, grads_seq, lr, eps):
+    p = {k: v.astype(np.float64) for k, v in p0.items()}
+    G = {k: np.zeros_like(v) for k, v in p.items()}
+    for grads in grads_seq:
+        for k in p:
+            g = grads[k].astype(np.float64)
+            G[k] = G[k] + g * g
+            p[k] = p[k] - lr * g / (np.sqrt(G[k]) + eps)
+    return p
+
+
+def ref_adam(p0, grads_seq, lr, betas, eps, weight_decay=0.0):
+    b1, b2 = betas
+    p = {k: v.astype(np.float64) for k, v in p0.items()}
+    m = {k: np.zeros_like(v) for k, v in p.items()}
+    v = {k: np.zeros_like(x) for k, x in p.items()}
+    for t, grads in enumerate(grads_seq, start=1):
+        for k in p:
+            g = grads[k].astype(np.float64) + weight_decay * p[k]
+            m[k] = b1 * m[k] + (1 - b1) * g
+            v[k] = b2 * v[k] + (1 - b2) * g**2
+            m_hat = m[k] / (1 - b1**t)
+            v_hat = v[k] / (1 - b2**t)
+            p[k] = p[k] - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return p
+
+
+def run(opt_factory, dtype, n_steps=3, fortran_grad=True, learned_a0=False):
+    params = make_params(dtype, learned_a0=learned_a0)
+    p0 = copy_params(params)
+    before = snapshot(params)
+    opt = opt_factory(params)
+    seq = [make_grads(params, s, fortran_wax=fortran_grad) for s in range(n_steps)]
+    for g in seq:
+        opt.step(g)
+    assert snapshot(params) == before  # same objects, buffers, dtype, layout
+    assert params["Wax"].flags.f_contiguous
+    return params, p0, seq, opt
+
+
+def assert_params_close(got, want, dtype):
+    assert set(got) == set(want)
+    for k in want:
+        assert got[k].dtype == dtype, k
+        np.testing.assert_allclose(got[k], want[k], err_msg=k, **tol(dtype))
+
+
+# ---------------------------------------------------------------------------
+# exact hand computations on scalars
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        (dict(), [0.9, 0.8, 0.7]),
+        (dict(momentum=0.9), [0.9, 0.71, 0.439]),
+        (dict(momentum=0.9, nesterov=True), [0.81, 0.539, 0.1951]),
+        (dict(weight_decay=0.5), [0.85, 0.7075, 0.572125]),
+    ],
+)
+def test_sgd_hand_computed(kwargs, expected):
+    p = {"w": np.array([1.0])}
+    opt = SGD(p, lr=0.1, **kwargs)
+    for want in expected:
+        opt.step({"w": np.array([1.0])})
+        assert p["w"][0] == pytest.approx(want, rel=1e-12)
+
+
+def test_adagrad_hand_computed():
+    p = {"w": np.array([1.0])}
+    opt = Adagrad(p, lr=0.1, eps=1e-8)
+    want = 1.0
+    for G in (4.0, 8.0, 12.0):
+        opt.step({"w": np.array([2.0])})
+        want -= 0.1 * 2.0 / (math.sqrt(G) + 1e-8)
+        assert p["w"][0] == pytest.approx(want, rel=1e-12)
+    assert p["w"][0] == pytest.approx(0.7715543, abs=1e-7)
+
+
+def test_adam_constant_gradient_moves_lr_per_step():
+    # with a constant gradient, m_hat = g and v_hat = g**2 at every step
+    p = {"w": np.array([1.0, -1.0])}
+    opt = Adam(p, lr=0.01, eps=1e-12)
+    for t in range(1, 4):
+        opt.step({"w": np.array([0.3, -7.0])})
+        np.testing.assert_allclose(p["w"], [1.0 - 0.01 * t, -1.0 + 0.01 * t], rtol=1e-9)
+
+
+# ---------------------------------------------------------------------------
+# random arrays, 3 steps, float32/float64, Fortran-ordered Wax
+# ---------------------------------------------------------------------------
+SGD_CONFIGS = [
+    dict(lr=0.05),
+    dict(lr=0.05, momentum=0.9),
+    dict(lr=0.05, momentum=0.8, nesterov=True),
+    dict(lr=0.05, momentum=0.9, weight_decay=0.01),
+    dict(lr=0.05, momentum=0.7, nesterov=True, weight_decay=0.1),
+    dict(lr=0.05, weight_decay=0.1),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kwargs", SGD_CONFIGS, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()))
+@pytest.mark.parametrize("fortran_grad", [True, False])
+def test_sgd_matches_reference(dtype, kwargs, fortran_grad):
+    params, p0, seq, opt = run(lambda p: SGD(p, **kwargs), dtype, fortran_grad=fortran_grad)
+    assert_params_close(params, ref_sgd(p0, seq, **kwargs), dtype)
+    assert opt.step_count == 3
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fortran_grad", [True, False])
+def test_adagrad_matches_reference(dtype, fortran_grad):
+    params, p0, seq, _ = run(lambda p: Adagrad(p, lr=0.1, eps=1e-6), dtype, fortran_grad=fortran_grad)
+    assert_params_close(params, ref_adagrad(p0, seq, lr=0.1, eps=1e-6), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
+@pytest.mark.parametrize("fortran_grad", [True, False])
+def test_adam_matches_reference(dtype, weight_decay, fortran_grad):
+    kw = dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=weight_decay)
+    params, p0, seq, _ = run(lambda p: Adam(p, **kw), dtype, fortran_grad=fortran_grad)
+    assert_params_close(params, ref_adam(p0, seq, **kw), dtype)
+
+
+def test_adam_default_hyperparameters():
+    params, p0, seq, opt = run(lambda p: Adam(p), np.float64)
+    assert (opt.lr, opt.betas, opt.eps, opt.weight_decay) == (1e-3, (0.9, 0.999), 1e-8, 0.0)
+    assert_params_close(params, ref_adam(p0, seq, 1e-3, (0.9, 0.999), 1e-8), np.float64)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adagrad", "adam"])
+def test_learned_a0_is_updated_and_extra_a0_ignored(name):
+    # with a0 in params it is updated; with a0 only in grads it is ignored
+    with_a0 = make_params(learned_a0=True)
+    a0_before = with_a0["a0"].copy()
+    make_optimizer(name, with_a0, lr=0.1).step(make_grads(with_a0, 0))
+    assert not np.array_equal(with_a0["a0"], a0_before)
+
+    without = make_params()
+    g = make_grads(without, 0)
+    assert "a0" in g
+    make_optimizer(name, without, lr=0.1).step(g)
+    assert "a0" not in without
+
+
+@pytest.mark.parametrize("name", ["sgd", "adagrad", "adam"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_inplace_dtype_and_layout_preserved(name, dtype):
+    params = make_params(dtype)
+    alias = params["Waa"]  # e.g. a model or kernel holding the array
+    before = snapshot(params)
+    opt = make_optimizer(name, params, lr=0.1)
+    old = alias.copy()
+    for s in range(3):
+        opt.step(make_grads(params, s))
+    assert snapshot(params) == before
+    assert params["Waa"] is alias and not np.array_equal(alias, old)
+    for k, v in params.items():
+        assert v.dtype == dtype
+    # state buffers match each parameter's layout
+    for key, arr in opt.state_dict().items():
+        if "." in key:
+            pk = key.split(".", 1)[1]
+            assert arr.dtype == dtype and arr.shape == params[pk].shape
+            assert arr.flags.f_contiguous == params[pk].flags.f_contiguous
+
+
+def test_grads_not_modified():
+    params = make_params()
+    g = make_grads(params, 0)
+    g_copy = copy_params(g)
+    Adam(params, weight_decay=0.1).step(g)
+    SGD(params, momentum=0.9, nesterov=True, weight_decay=0.1).step(g)
+    Adagrad(params).step(g)
+    for k in g:
+        assert np.array_equal(g[k], g_copy[k])
+
+
+# ---------------------------------------------------------------------------
+# lr, names, factory
+# ---------------------------------------------------------------------------
+def test_lr_settable_and_used():
+    p = {"w": np.array([1.0])}
+    opt = SGD(p, lr=0.1)
+    opt.lr = 0.5
+    opt.step({"w": np.array([1.0])})
+    assert p["w"][0] == pytest.approx(0.5)
+    for bad in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="lr"):
+            opt.lr = bad
+    assert opt.lr == 0.5
+
+
+def test_names_and_factory():
+    p = make_params()
+    for name, cls in [("sgd", SGD), ("adagrad", Adagrad), ("adam", Adam)]:
+        opt = make_optimizer(name, p, lr=0.02)
+        assert isinstance(opt, cls) and opt.name == name and opt.lr == 0.02
+    assert make_optimizer("ADAM", p).name == "adam"
+    assert make_optimizer("sgd", p, momentum=0.5).momentum == 0.5
+    with pytest.raises(ValueError, match="rmsprop.*'sgd'.*'adagrad'.*'adam'"):
+        make_optimizer("rmsprop", p)
+    with pytest.raises(TypeError):
+        make_optimizer("sgd", p, betas=(0.9, 0.9))
+
+
+# ---------------------------------------------------------------------------
+# state_dict
+# ---------------------------------------------------------------------------
+OPT_CONFIGS = [
+    ("sgd", dict(lr=0.05)),
+    ("sgd", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("adagrad", dict(lr=0.1, eps=1e-7)),
+    ("adam", dict(lr=0.01, betas=(0.8, 0.95), weight_decay=0.02)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, kwargs", OPT_CONFIGS)
+@pytest.mark.parametrize("via_npz", [False, True])
+def test_state_dict_round_trip(name, kwargs, dtype, via_npz, tmp_path):
+    pa = make_params(dtype)
+    a = make_optimizer(name, pa, **kwargs)
+    for s in range(2):
+        a.step(make_grads(pa, s))
+    a.lr = kwargs["lr"] / 2  # e.g. a schedule; must be restored too
+    state = a.state_dict()
+    assert state["step"].shape == () and state["step"].dtype == np.int64 and int(state["step"]) == 2
+    assert state["lr"].shape == () and state["lr"].dtype == np.float64
+    for k, v in state.items():
+        assert isinstance(v, np.ndarray) and v.dtype != object, k
+    if via_npz:
+        path = tmp_path / "opt.npz"
+        np.savez(path, **state)
+        loaded = np.load(path, allow_pickle=False)
+    else:
+        loaded = state
+
+    pb = copy_params(pa)
+    b = make_optimizer(name, pb, **kwargs)
+    b.load_state_dict(loaded)
+    assert b.step_count == 2 and b.lr == a.lr
+    g3 = make_grads(pa, 2)
+    a.step(g3)
+    b.step(g3)
+    for k in pa:
+        assert np.array_equal(pa[k], pb[k]), k
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert np.array_equal(sa[k], sb[k]), k
+
+
+def test_state_dict_is_a_copy():
+    p = make_params()
+    opt = Adam(p)
+    opt.step(make_grads(p, 0))
+    s = opt.state_dict()
+    m = s["m.Wax"].copy()
+    opt.step(make_grads(p, 1))
+    assert np.array_equal(s["m.Wax"], m)
+
+
+def test_state_dict_keys():
+    p = make_params()
+    assert set(SGD(p).state_dict()) == {"step", "lr", "momentum", "nesterov", "weight_decay"}
+    sgd_m = SGD(p, momentum=0.5).state_dict()
+    assert {f"v.{k}" for k in p} <= set(sgd_m)
+    assert {f"G.{k}" for k in p} <= set(Adagrad(p).state_dict())
+    adam = Adam(p).state_dict()
+    assert {f"m.{k}" for k in p} | {f"v.{k}" for k in p} | {"beta1", "beta2", "eps"} <= set(adam)
+
+
+def test_load_state_dict_validation():
+    p = make_params()
+    opt = Adam(p)
+    opt.step(make_grads(p, 0))
+    good = opt.state_dict()
+    fresh = Adam(copy_params(p))
+
+    bad = dict(good)
+    del bad["m.Waa"]
+    with pytest.raises(ValueError, match="m.Waa"):
+        fresh.load_state_dict(bad)
+
+    bad = dict(good, extra=np.zeros(1))
+    with pytest.raises(ValueError, match="extra"):
+        fresh.load_state_dict(bad)
+
+    bad = dict(good)
+    bad["v.Wya"] = np.zeros((O + 1, H))
+    with pytest.raises(ValueError, match="v.Wya"):
+        fresh.load_state_dict(bad)
+
+    bad = dict(good)
+    bad["m.ba"] = good["m.ba"].astype(np.float32)
+    with pytest.raises(ValueError, match="m.ba"):
+        fresh.load_state_dict(bad)
+
+    bad = dict(good, step=np.array(1.5))
+    with pytest.raises(ValueError, match="step"):
+        fresh.load_state_dict(bad)
+
+    bad = dict(good, lr=np.array(-1.0))
+    with pytest.raises(ValueError, match="lr"):
+        fresh.load_state_dict(bad)
+
+    bad = dict(good, beta1=np.array(0.5))
+    with pytest.raises(ValueError, match="beta1"):
+        fresh.load_state_dict(bad)
+
+    # a failed load leaves the optimizer untouched
+    assert fresh.step_count == 0
+    assert not np.any(fresh.state_dict()["m.Wax"])
+
+    with pytest.raises(ValueError, match="v.Wax"):  # momentum buffers expected
+        SGD(copy_params(p), momentum=0.9).load_state_dict(SGD(p).state_dict())
+    with pytest.raises(ValueError, match="m.Wax"):  # float32 optimizer, float64 state
+        Adam(make_params(np.float32)).load_state_dict(good)
+
+
+# ---------------------------------------------------------------------------
+# argument validation
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "factory, match",
+    [
+        (lambda p: SGD(p, lr=0), "lr"),
+        (lambda p: SGD(p, lr=-0.1), "lr"),
+        (lambda p: SGD(p, lr=float("nan")), "lr"),
+        (lambda p: SGD(p, lr=float("inf")), "lr"),
+        (lambda p: SGD(p, lr="0.1"), "lr"),
+        (lambda p: SGD(p, momentum=1.0), "momentum.*1.0"),
+        (lambda p: SGD(p, momentum=-0.1), "momentum.*-0.1"),
+        (lambda p: SGD(p, nesterov=True), "nesterov"),
+        (lambda p: SGD(p, weight_decay=-1.0), "weight_decay"),
+        (lambda p: Adagrad(p, lr=-1), "lr.*-1"),
+        (lambda p: Adagrad(p, eps=0.0), "eps.*0.0"),
+        (lambda p: Adam(p, betas=(1.0, 0.9)), r"betas\[0\].*1.0"),
+        (lambda p: Adam(p, betas=(0.9, -0.5)), r"betas\[1\].*-0.5"),
+        (lambda p: Adam(p, betas=(0.9,)), "betas"),
+        (lambda p: Adam(p, eps=-1e-8), "eps"),
+        (lambda p: Adam(p, lr=float("nan")), "lr"),
+        (lambda p: Adam(p, weight_decay=float("inf")), "weight_decay"),
+    ],
+)
+def test_bad_hyperparameters(factory, match):
+    with pytest.raises(ValueError, match=match):
+        factory(make_params())
+
+
+def test_bad_params():
+    with pytest.raises(ValueError, match="empty"):
+        SGD({})
+    with pytest.raises(TypeError, match="Wax"):
+        SGD({"Wax": [[1.0]]})
+    with pytest.raises(TypeError, match="Wax"):
+        SGD({"Wax": np.zeros((2, 2), dtype=np.int64)})
+    ro = np.zeros(3)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="ba"):
+        SGD({"ba": ro})
+
+
+@pytest.mark.parametrize("name", ["sgd", "adagrad", "adam"])
+def test_bad_grads(name):
+    p = make_params()
+    p0 = copy_params(p)
+    opt = make_optimizer(name, p, lr=0.1)
+    g = make_grads(p, 0)
+
+    missing = {k: v for k, v in g.items() if k != "by"}
+    with pytest.raises(ValueError, match="'by'"):
+        opt.step(missing)
+
+    wrong_shape = dict(g, Waa=np.zeros((H, H + 1)))
+    with pytest.raises(ValueError, match="'Waa'"):
+        opt.step(wrong_shape)
+
+    wrong_dtype = dict(g, Wya=g["Wya"].astype(np.float32))
+    with pytest.raises(TypeError, match="'Wya'"):
+        opt.step(wrong_dtype)
+
+    with pytest.raises(TypeError, match="'ba'"):
+        opt.step(dict(g, ba=g["ba"].tolist()))
+
+    # validation happens before any update: nothing moved
+    assert opt.step_count == 0
+    for k in p:
+        assert np.array_equal(p[k], p0[k])
+
+    # rebinding a parameter entry is detected
+    p["ba"] = p["ba"].copy()
+    with pytest.raises(RuntimeError, match="'ba'"):
+        opt.step(g)
+
+
+# ---------------------------------------------------------------------------
+# no per-step allocation
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("sgd", dict(momentum=0.9, nesterov=True, weight_decay=0.01)),
+        ("adagrad", {}),
+        ("adam", dict(weight_decay=0.01)),
+    ],
+)
+def test_step_does_not_allocate(name, kwargs):
+    rng = np.random.default_rng(0)
+    Hb, Ib = 256, 128  # 512 KiB for Waa in float64
+    params = {
+        "Wax": np.asfortranarray(rng.standard_normal((Hb, Ib))),
+        "Waa": rng.standard_normal((Hb, Hb)),
+        "ba": rng.standard_normal(Hb),
+    }
+    grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+    grads["Wax"] = np.asfortranarray(grads["Wax"])
+    opt = make_optimizer(name, params, lr=1e-3, **kwargs)
+    opt.step(grads)  # warm-up
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        opt.step(grads)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 1024, peak  # far below one parameter array
+
+
+# ---------------------------------------------------------------------------
+# clipping
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_clip_by_value(dtype):
+    g = {
+        "Wax": np.asfortranarray(np.array([[-7.0, 0.5], [5.0, 12.0], [-5.0, -4.9]], dtype=dtype)),
+        "by": np.array([np.nan, -np.inf, 3.0], dtype=dtype),
+    }
+    arrays = dict(g)
+    out = clip_by_value(g, 5)
+    assert out is g
+    for k in g:
+        assert g[k] is arrays[k] and g[k].dtype == dtype
+    np.testing.assert_array_equal(g["Wax"], np.array([[-5, 0.5], [5, 5], [-5, -4.9]], dtype=dtype))
+    assert g["Wax"].flags.f_contiguous
+    assert np.isnan(g["by"][0]) and g["by"][1] == -5 and g["by"][2] == 3
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_clip_by_global_norm_direction_preserved(dtype):
+    params = make_params(dtype)
+    g = make_grads(params, 0)
+    flat = np.concatenate([v.ravel().astype(np.float64) for v in g.values()])
+    true_norm = float(np.linalg.norm(flat))
+    arrays = dict(g)
+    norm = clip_by_global_norm(g, 1.0)
+    assert isinstance(norm, float)
+    assert norm == pytest.approx(true_norm, rel=1e-12)
+    for k in g:
+        assert g[k] is arrays[k] and g[k].dtype == dtype
+    assert g["Wax"].flags.f_contiguous
+    new = np.concatenate([v.ravel().astype(np.float64) for v in g.values()])
+    assert np.linalg.norm(new) == pytest.approx(1.0, rel=1e-6 if dtype == np.float32 else 1e-12)
+    cos = float(np.dot(flat, new) / (np.linalg.norm(flat) * np.linalg.norm(new)))
+    assert abs(cos - 1.0) <= 1e-12
+    np.testing.assert_allclose(new, flat / true_norm, **tol(dtype))
+
+
+def test_clip_by_global_norm_below_max_unchanged():
+    g = {"a": np.array([3.0, 0.0]), "b": np.array([[4.0]], dtype=np.float64)}
+    before = copy_params(g)
+    assert clip_by_global_norm(g, 5.0) == 5.0  # equal: not clipped
+    assert clip_by_global_norm(g, 10.0) == 5.0
+    for k in g:
+        assert np.array_equal(g[k], before[k])
+
+
+def test_clip_by_global_norm_hand_computed():
+    g = {"a": np.array([3.0, 0.0]), "b": np.array([4.0])}
+    assert clip_by_global_norm(g, 2.5) == 5.0
+    np.testing.assert_allclose(g["a"], [1.5, 0.0], rtol=1e-15)
+    np.testing.assert_allclose(g["b"], [2.0], rtol=1e-15)
+
+
+def test_global_norm_float32_no_overflow():
+    # squares overflow float32 (and a float32 dot product) but not float64
+    g = {"a": np.full((3, 4), 1e30, dtype=np.float32), "b": np.array([2e30], dtype=np.float32)}
+    norm = clip_by_global_norm(g, 1.0)
+    expected = math.sqrt(12 * float(np.float32(1e30)) ** 2 + float(np.float32(2e30)) ** 2)
+    assert math.isfinite(norm) and norm == pytest.approx(expected, rel=1e-12)
+    total = math.sqrt(sum(float(np.sum(v.astype(np.float64) ** 2)) for v in g.values()))
+    assert total == pytest.approx(1.0, rel=1e-6)
+    assert g["a"].dtype == np.float32
+
+
+def test_global_norm_float64_extreme_magnitudes():
+    big = {"a": np.array([1e200, 1e200]), "b": np.array([1e200])}
+    assert clip_by_global_norm(big, 1.0) == pytest.approx(math.sqrt(3) * 1e200, rel=1e-12)
+    np.testing.assert_allclose(big["a"], [1 / math.sqrt(3)] * 2, rtol=1e-12)
+    tiny = {"a": np.array([3e-200]), "b": np.array([4e-200])}
+    assert clip_by_global_norm(tiny, 1.0) == pytest.approx(5e-200, rel=1e-12)
+    assert tiny["a"][0] == 3e-200  # unchanged
+
+
+@pytest.mark.parametrize("bad, expected", [(np.nan, "nan"), (np.inf, "inf"), (-np.inf, "inf")])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_clip_by_global_norm_non_finite_policy(bad, expected, dtype):
+    g = {"a": np.array([1e3, 2e3], dtype=dtype), "b": np.array([5.0, bad], dtype=dtype)}
+    before = copy_params(g)
+    norm = clip_by_global_norm(g, 1.0)
+    assert math.isnan(norm) if expected == "nan" else norm == math.inf
+    for k in g:  # left unchanged
+        np.testing.assert_array_equal(g[k], before[k])
+
+
+def test_clip_by_global_norm_nan_wins_over_inf():
+    g = {"a": np.array([np.inf]), "b": np.array([np.nan])}
+    assert math.isnan(clip_by_global_norm(g, 1.0))
+
+
+def test_clip_by_global_norm_empty_and_zero():
+    assert clip_by_global_norm({}, 1.0) == 0.0
+    g = {"a": np.zeros(3), "b": np.zeros((0, 2))}
+    assert clip_by_global_norm(g, 1.0) == 0.0
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "5", None])
+def test_clip_bad_arguments(bad):
+    g = {"a": np.ones(2)}
+    with pytest.raises(ValueError, match="clip"):
+        clip_by_value(g, bad)
+    with pytest.raises(ValueError, match="max_norm"):
+        clip_by_global_norm(g, bad)
+    np.testing.assert_array_equal(g["a"], [1.0, 1.0])
+
+
+def test_clip_bad_grads():
+    with pytest.raises(TypeError, match="'a'"):
+        clip_by_value({"a": [1.0, 2.0]}, 1.0)
+    with pytest.raises(TypeError, match="'a'"):
+        clip_by_global_norm({"a": np.array([1, 2])}, 1.0)
+
+
+def test_docstring_examples():
+    result = doctest.testmod(optim, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 8
+    assert result.failed == 0
+
+
+# ---------------------------------------------------------------------------
+# comparison with PyTorch (optional)
+# ---------------------------------------------------------------------------
+TORCH_CONFIGS = [
+    ("sgd", dict(lr=0.05, momentum=0.9)),
+    ("sgd", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("adagrad", dict(lr=0.1, eps=1e-8)),
+    ("adam", dict(lr=0.01, betas=(0.9, 0.999), eps=1e-8)),
+    ("adam", dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05)),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", TORCH_CONFIGS)
+def test_matches_torch(name, kwargs):
+    torch = pytest.importorskip("torch")
+    params = make_params(np.float64)
+    tparams = {k: torch.tensor(np.ascontiguousarray(v), requires_grad=True) for k, v in params.items()}
+    torch_cls = {"sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam}[name]
+    topt = torch_cls(list(tparams.values()), **kwargs)
+    opt = make_optimizer(name, params, **kwargs)
+    for s in range(5):
+        g = make_grads(params, s)
+        for k, t in tparams.items():
+            t.grad = torch.tensor(np.ascontiguousarray(g[k]))
+        topt.step()
+        opt.step(g)
+        for k, t in tparams.items():
+            np.testing.assert_allclose(params[k], t.detach().numpy(), rtol=1e-6, atol=1e-12, err_msg=k)
