@@ -4,6 +4,8 @@ Environment switches:
     FASTRNN_DEBUG_CYTHON=1  compile with Cython's boundscheck, wraparound and
                             initializedcheck on (the debug CI run).
     FASTRNN_ASAN=1          compile with -fsanitize=address (see tools/).
+    FASTRNN_ONLY=a,b        build only these extensions (e.g. _sample), for
+                            working on one kernel without rebuilding the rest.
 """
 import os
 
@@ -37,9 +39,16 @@ def ext(name):
     )
 
 
+EXTENSIONS = ["_blas", "_kernels", "_sample"]
+only = os.environ.get("FASTRNN_ONLY")
+if only:
+    EXTENSIONS = [e for e in EXTENSIONS if e in only.split(",")]
+# a kernel module still being written is skipped until its source exists
+EXTENSIONS = [e for e in EXTENSIONS if os.path.exists(f"src/fastrnn/{e}.pyx")]
+
 setup(
     ext_modules=cythonize(
-        [ext("_blas"), ext("_kernels")],
+        [ext(name) for name in EXTENSIONS],
         compiler_directives=directives,
         # a debug build must not reuse C files generated without checks
         force=DEBUG or ASAN,

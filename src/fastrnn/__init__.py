@@ -1,0 +1,27 @@
+"""fastrnn: single-layer (Elman) recurrent neural networks for NumPy.
+
+The model of the sequence-models course, with the hot loops in Cython calling
+BLAS:
+
+    a<t> = tanh(Waa a<t-1> + Wax x<t> + ba)
+    ŷ<t> = softmax(Wya a<t> + by)
+
+Public numerical contract: :func:`init_params`, :func:`forward`,
+:func:`loss_and_grads`; :mod:`fastrnn.reference` holds their NumPy twins.
+"""
+__version__ = "0.1.0"
+
+from . import reference
+from ._api import forward, init_params, loss_and_grads
+from ._validate import FastRNNIndexError
+from .vocab import Vocabulary
+
+__all__ = [
+    "__version__",
+    "FastRNNIndexError",
+    "Vocabulary",
+    "forward",
+    "init_params",
+    "loss_and_grads",
+    "reference",
+]

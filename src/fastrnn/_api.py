@@ -1,0 +1,199 @@
+"""The public numerical contract: init_params, forward, loss_and_grads.
+
+Each function passes its arguments through the one validation gate
+(:mod:`fastrnn._validate`) and then runs the Cython kernels
+(:mod:`fastrnn._kernels`) with the GIL released.
+"""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from . import _kernels, _validate
+
+__all__ = ["init_params", "forward", "loss_and_grads"]
+
+_EMPTY_IDS = np.empty((0, 0), dtype=np.intp)
+_EMPTY_DENSE = {np.dtype(np.float32): np.empty((0, 0, 0), dtype=np.float32),
+                np.dtype(np.float64): np.empty((0, 0, 0), dtype=np.float64)}
+
+
+def _size(value, name: str) -> int:
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {value!r}") from None
+    if n < 1:
+        raise ValueError(f"{name} must be >= 1, got {n}")
+    if n > _validate.INT_MAX:
+        raise ValueError(f"{name} = {n} exceeds BLAS's 32-bit limit {_validate.INT_MAX}")
+    return n
+
+
+def init_params(input_size, hidden_size, output_size=None, *, dtype=np.float32,
+                seed=None) -> dict:
+    """Random parameters for an Elman RNN.
+
+    Parameters
+    ----------
+    input_size : int
+        I, the vocabulary size (token ids) or the width of dense inputs.
+    hidden_size : int
+        H, the size of the hidden state a<t>.
+    output_size : int, optional
+        O, the number of output classes; defaults to `input_size` (a language
+        model predicts the next token).
+    dtype : {numpy.float32, numpy.float64}
+        The compute dtype of every function that takes these parameters.
+    seed : None, int or numpy.random.Generator
+        Seed for :func:`numpy.random.default_rng`.
+
+    Returns
+    -------
+    dict
+        ``"Wax"`` (H, I), ``"Waa"`` (H, H), ``"ba"`` (H,), ``"Wya"`` (O, H),
+        ``"by"`` (O,).  Weights are drawn from U(-1/sqrt(H), 1/sqrt(H)) (as
+        PyTorch's ``nn.RNN`` and ``nn.Linear(H, O)`` do), biases are zero (as
+        in the course).  ``Wax`` is stored in Fortran order, so that its
+        columns (one per token) are contiguous in memory for the input gather;
+        any layout is accepted by the other functions.
+
+    Examples
+    --------
+    >>> import numpy as np, fastrnn
+    >>> p = fastrnn.init_params(27, 50, seed=0)
+    >>> {k: v.shape for k, v in p.items()}
+    {'Wax': (50, 27), 'Waa': (50, 50), 'ba': (50,), 'Wya': (27, 50), 'by': (27,)}
+    >>> p["Wax"].dtype
+    dtype('float32')
+    """
+    I = _size(input_size, "input_size")
+    H = _size(hidden_size, "hidden_size")
+    O = I if output_size is None else _size(output_size, "output_size")
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    if dt not in _validate.FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    rng = np.random.default_rng(seed)
+    bound = 1.0 / np.sqrt(H)
+
+    def uniform(shape):
+        return rng.uniform(-bound, bound, size=shape).astype(dt)
+
+    return {
+        "Wax": np.asfortranarray(uniform((H, I))),
+        "Waa": uniform((H, H)),
+        "ba": np.zeros(H, dtype=dt),
+        "Wya": uniform((O, H)),
+        "by": np.zeros(O, dtype=dt),
+    }
+
+
+def _kernel_inputs(b: _validate.Batch):
+    p = b.p
+    ids = _EMPTY_IDS if b.ids is None else b.ids
+    dense = _EMPTY_DENSE[p.dtype] if b.dense is None else b.dense
+    return p.WaxT, p.Waa, p.ba, p.Wya, p.by, ids, dense
+
+
+def forward(params, X, a0=None, lengths=None):
+    """Run the RNN over a batch of sequences.
+
+    a<t> = tanh(Waa a<t-1> + Wax x<t> + ba),  ŷ<t> = softmax(Wya a<t> + by).
+
+    Parameters
+    ----------
+    params : dict
+        As returned by :func:`init_params`; all float32 or all float64.
+    X : array_like
+        Integer token ids of shape (B, T), each in [0, I); or floating inputs
+        of shape (B, T, I) in the parameters' dtype.
+    a0 : array_like, optional
+        Initial state a<0>, shape (B, H) or (H,) (shared by the batch);
+        zeros if omitted.
+    lengths : array_like of int, optional
+        (B,) lengths in [1, T]; steps ``t >= lengths[b]`` are padding (their
+        values in X are ignored).
+
+    Returns
+    -------
+    probs : ndarray, shape (B, T, O)
+        ŷ<t> for every step; zero at padding.
+    A : ndarray, shape (B, T, H)
+        a<t> for every step; zero at padding.
+
+    Raises
+    ------
+    TypeError, ValueError, IndexError
+        For a bad dtype, shape, id, or length; the message names the argument.
+
+    Examples
+    --------
+    >>> import numpy as np, fastrnn
+    >>> p = fastrnn.init_params(5, 8, seed=0)
+    >>> probs, A = fastrnn.forward(p, np.array([[0, 3, 1]]))
+    >>> probs.shape, A.shape
+    ((1, 3, 5), (1, 3, 8))
+    >>> bool(np.allclose(probs.sum(-1), 1))
+    True
+    """
+    b = _validate.check_batch(params, X, None, a0, lengths)
+    p = b.p
+    probs = np.empty((b.B, b.T, p.O), dtype=p.dtype)
+    A = np.empty((b.B, b.T, p.H), dtype=p.dtype)
+    a_last = np.empty((b.B, p.H), dtype=p.dtype)
+    _kernels.forward(*_kernel_inputs(b), b.lengths, b.a0, probs, A, a_last)
+    return probs, A
+
+
+def loss_and_grads(params, X, Y, a0=None, lengths=None):
+    """Cross-entropy loss, its gradients by backpropagation through time.
+
+    Parameters
+    ----------
+    params, X, a0, lengths
+        As in :func:`forward`.
+    Y : array_like of int
+        Targets: shape (B, T), one class id in [0, O) per step (T_y = T_x);
+        or shape (B,), one per sequence, read at its last step (T_y = 1).
+        ``-1`` means "ignore this position".
+
+    Returns
+    -------
+    loss : float
+        Sum over all counted positions (and the batch) of -ln ŷ<t>[y<t>].
+    grads : dict
+        Gradient of `loss` for ``"Wax"``, ``"Waa"``, ``"ba"``, ``"Wya"``,
+        ``"by"`` (shaped like the parameters) and ``"a0"`` (shaped like the
+        given a0, (B, H) when omitted), in the parameters' dtype.
+    a_last : ndarray, shape (B, H)
+        The state after each sequence's last step, a<lengths[b]>, to carry into
+        the next window as its a0 (truncated BPTT).
+
+    Examples
+    --------
+    >>> import numpy as np, fastrnn
+    >>> p = fastrnn.init_params(5, 8, seed=0, dtype=np.float64)
+    >>> X = np.array([[0, 3, 1, 2]])
+    >>> loss, grads, a_last = fastrnn.loss_and_grads(p, X[:, :-1], X[:, 1:])
+    >>> round(loss, 6) == round(float(-np.log(fastrnn.forward(p, X[:, :-1])[0][0, [0, 1, 2], [3, 1, 2]]).sum()), 6)
+    True
+    >>> sorted(grads)
+    ['Waa', 'Wax', 'Wya', 'a0', 'ba', 'by']
+    """
+    b = _validate.check_batch(params, X, Y, a0, lengths, need_Y=True)
+    p = b.p
+    dt = p.dtype
+    dWaxT = np.empty((p.I, p.H), dtype=dt)
+    dWaa = np.empty((p.H, p.H), dtype=dt)
+    dba = np.empty(p.H, dtype=dt)
+    dWya = np.empty((p.O, p.H), dtype=dt)
+    dby = np.empty(p.O, dtype=dt)
+    da0 = np.empty((b.B, p.H), dtype=dt)
+    a_last = np.empty((b.B, p.H), dtype=dt)
+    loss = _kernels.loss_and_grads(*_kernel_inputs(b), b.Y, b.lengths, b.a0,
+                                   dWaxT, dWaa, dba, dWya, dby, da0, a_last)
+    return float(loss), _validate.grads_dict(b, dWaxT, dWaa, dba, dWya, dby, da0), a_last

@@ -1,0 +1,324 @@
+"""The one validation gate in front of all unchecked code.
+
+Every public numerical function (the Cython path and ``fastrnn.reference``
+alike) passes its arguments through :func:`check_batch` before any arithmetic.
+The kernels run with bounds checks off, so everything they index with is
+checked here: dtypes, shapes against each other, token ids and targets at both
+ends of their range, lengths, and the sizes BLAS's 32-bit integers can hold.
+Errors name the argument, the bad value and where it is.
+
+What comes out is always C-contiguous, in the parameters' dtype, with padding
+positions (``t >= lengths[b]``) neutralised: their token ids and dense inputs
+are replaced by zeros in a private copy and their targets by ``IGNORE``, so
+the kernels never read a value the caller did not vouch for.  Caller-owned
+arrays are never written to.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["FastRNNIndexError", "Batch", "Params", "check_params", "check_batch",
+           "IGNORE", "PARAM_KEYS"]
+
+#: Target value meaning "no loss at this position".
+IGNORE = -1
+
+#: The parameter names, in the course's notation.
+PARAM_KEYS = ("Wax", "Waa", "ba", "Wya", "by")
+
+#: BLAS (LP64) takes dimensions and leading dimensions as C ints.
+INT_MAX = 2**31 - 1
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class FastRNNIndexError(IndexError, ValueError):
+    """An index (token id, target, length) outside its valid range.
+
+    Subclasses both ``IndexError`` and ``ValueError`` (like NumPy's
+    ``AxisError``), so either ``except`` clause catches it.
+    """
+
+
+@dataclass(frozen=True)
+class Params:
+    """Checked parameters: C-contiguous arrays of one float dtype.
+
+    ``WaxT`` is ``Wax.T`` stored C-contiguous (I, H): row ``i`` is the column
+    of ``Wax`` that a one-hot ``x`` selects, so the input term is a row gather.
+    """
+    WaxT: np.ndarray
+    Waa: np.ndarray
+    ba: np.ndarray
+    Wya: np.ndarray
+    by: np.ndarray
+    dtype: np.dtype
+    I: int
+    H: int
+    O: int
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A checked batch, ready for a kernel.
+
+    ids: (B, T) intp token ids, or None for dense inputs.
+    dense: (B, T, I) inputs in the parameters' dtype, or None for ids.
+    Y: (B, T) intp targets with ``IGNORE`` for positions without loss, or None.
+    lengths: (B,) intp, each in [1, T] (all T when the caller gave None).
+    a0: (B, H) initial states; a0_shape is the caller's shape for grads["a0"].
+    """
+    p: Params
+    ids: np.ndarray | None
+    dense: np.ndarray | None
+    Y: np.ndarray | None
+    lengths: np.ndarray
+    a0: np.ndarray
+    a0_shape: tuple
+    B: int
+    T: int
+    full: bool  # every sequence has length T
+
+
+def _dtype_name(a) -> str:
+    return str(np.asarray(a).dtype) if not isinstance(a, np.ndarray) else str(a.dtype)
+
+
+def _as_array(value, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists, objects without __array__
+        raise TypeError(f"{name} could not be converted to an array: {exc}") from None
+    if arr.dtype == object:
+        raise TypeError(f"{name} has dtype object; expected a numeric array")
+    return arr
+
+
+def _as_float(value, name: str, dtype: np.dtype, ndim: int) -> np.ndarray:
+    """A float array in `dtype`.
+
+    An ndarray must already have that dtype (no silent up- or downcast); a
+    plain array-like (list, tuple, scalar) is converted to it.
+    """
+    is_array = isinstance(value, np.ndarray)
+    arr = _as_array(value, name)
+    if arr.dtype.kind not in "fiu" or arr.dtype.kind == "b":
+        raise TypeError(f"{name} has dtype {arr.dtype}; expected {dtype}")
+    if is_array and arr.dtype != dtype:
+        raise TypeError(
+            f"{name} has dtype {arr.dtype} but the parameters are {dtype}; "
+            f"convert it with {name}.astype(np.{dtype})")
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _check_param_arrays(params) -> dict:
+    """Keys, one float dtype, consistent shapes; no copies yet."""
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
+    missing = [k for k in PARAM_KEYS if k not in params]
+    if missing:
+        raise ValueError(f"params is missing {missing}; expected keys {list(PARAM_KEYS)}")
+    extra = sorted(str(k) for k in params if k not in PARAM_KEYS)
+    if extra:
+        raise ValueError(f"params has unexpected keys {extra}; expected keys {list(PARAM_KEYS)}")
+    arrs = {}
+    for k in PARAM_KEYS:
+        a = _as_array(params[k], f"params['{k}']")
+        if a.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"params['{k}'] has dtype {a.dtype}; expected float32 or float64")
+        arrs[k] = a
+    dtype = arrs["Wax"].dtype
+    for k in PARAM_KEYS[1:]:
+        if arrs[k].dtype != dtype:
+            raise TypeError(
+                f"params['{k}'] has dtype {arrs[k].dtype} but params['Wax'] has {dtype}; "
+                "all parameters must share one dtype")
+    for k, nd in zip(PARAM_KEYS, (2, 2, 1, 2, 1)):
+        if arrs[k].ndim != nd:
+            raise ValueError(f"params['{k}'] must have {nd} dimensions, got shape {arrs[k].shape}")
+    H, I = arrs["Wax"].shape
+    O = arrs["Wya"].shape[0]
+    expected = {"Wax": (H, I), "Waa": (H, H), "ba": (H,), "Wya": (O, H), "by": (O,)}
+    for k, shape in expected.items():
+        if arrs[k].shape != shape:
+            raise ValueError(
+                f"params['{k}'] has shape {arrs[k].shape}; expected {shape} "
+                f"(hidden size H={H} from Wax, input size I={I}, output size O={O} from Wya)")
+    if min(H, I, O) < 1:
+        raise ValueError(f"parameter sizes must be >= 1, got I={I}, H={H}, O={O}")
+    if max(H, I, O) > INT_MAX:
+        raise ValueError(f"parameter sizes I={I}, H={H}, O={O} exceed BLAS's limit {INT_MAX}")
+    return arrs
+
+
+def _materialize(arrs: dict) -> Params:
+    H, I = arrs["Wax"].shape
+    return Params(
+        # Wax stored Fortran-order (as init_params makes it) gives WaxT without a copy
+        WaxT=np.ascontiguousarray(arrs["Wax"].T),
+        Waa=np.ascontiguousarray(arrs["Waa"]),
+        ba=np.ascontiguousarray(arrs["ba"]),
+        Wya=np.ascontiguousarray(arrs["Wya"]),
+        by=np.ascontiguousarray(arrs["by"]),
+        dtype=arrs["Wax"].dtype, I=I, H=H, O=arrs["Wya"].shape[0])
+
+
+def check_params(params) -> Params:
+    """Check the parameter dict: keys, one float dtype, consistent shapes."""
+    return _materialize(_check_param_arrays(params))
+
+
+def _first_bad(mask: np.ndarray) -> tuple:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def _check_lengths(lengths, B: int, T: int) -> np.ndarray:
+    arr = _as_array(lengths, "lengths")
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"lengths must be integers, got dtype {arr.dtype}")
+    if arr.shape != (B,):
+        raise ValueError(f"lengths must have shape ({B},) (one per sequence), got {arr.shape}")
+    bad = (arr < 1) | (arr > T)
+    if bad.any():
+        (b,) = _first_bad(bad)
+        raise FastRNNIndexError(
+            f"lengths[{b}] is {int(arr[b])}; every length must be in [1, T={T}]")
+    return np.ascontiguousarray(arr, dtype=np.intp)
+
+
+def _check_ids(arr: np.ndarray, I: int, valid: np.ndarray | None) -> np.ndarray:
+    """(B, T) integer token ids, each in [0, I) where valid."""
+    vals = arr if valid is None else np.where(valid, arr, 0)
+    lo, hi = vals.min(), vals.max()
+    if lo < 0 or hi >= I:
+        bad = (vals < 0) | (vals >= I)
+        pos = _first_bad(bad)
+        raise FastRNNIndexError(
+            f"X has token id {int(arr[pos])} at {list(pos)}; ids must be in [0, {I}) "
+            f"(input size I={I})")
+    return np.ascontiguousarray(vals, dtype=np.intp)
+
+
+def _check_targets(Y, B: int, T: int, O: int, lengths: np.ndarray,
+                   valid: np.ndarray | None) -> np.ndarray:
+    arr = _as_array(Y, "Y")
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"Y must be integer class ids (or -1 to ignore), got dtype {arr.dtype}")
+    if arr.shape == (B, T):
+        vals = arr if valid is None else np.where(valid, arr, IGNORE)
+        where = "at {}"
+    elif arr.shape == (B,):
+        # one target per sequence, read at its last step (T_y = 1)
+        vals = arr
+        where = "at [{}]"
+    else:
+        raise ValueError(
+            f"Y must have shape (B, T)=({B}, {T}) (a target per step) or (B,)=({B},) "
+            f"(a target per sequence), got {arr.shape}")
+    bad = (vals < IGNORE) | (vals >= O)
+    if bad.any():
+        pos = _first_bad(bad)
+        raise FastRNNIndexError(
+            f"Y has target {int(arr[pos])} " + where.format(list(pos) if arr.ndim == 2 else pos[0])
+            + f"; targets must be in [0, {O}) or {IGNORE} to ignore (output size O={O})")
+    if arr.ndim == 2:
+        return np.ascontiguousarray(vals, dtype=np.intp)
+    full = np.full((B, T), IGNORE, dtype=np.intp)
+    full[np.arange(B), lengths - 1] = vals
+    return full
+
+
+def check_batch(params, X, Y=None, a0=None, lengths=None, *, need_Y=False) -> Batch:
+    """Check everything a forward or loss-and-gradient call takes."""
+    arrs = _check_param_arrays(params)
+    dtype = arrs["Wax"].dtype
+    H, I = arrs["Wax"].shape
+    O = arrs["Wya"].shape[0]
+    is_array = isinstance(X, np.ndarray)
+    Xa = _as_array(X, "X")
+    kind = Xa.dtype.kind
+    if kind == "b":
+        raise TypeError("X has dtype bool; expected integer token ids (B, T) or "
+                        "float inputs (B, T, I)")
+    if kind in "iu":
+        if Xa.ndim != 2:
+            raise ValueError(
+                f"X of integer token ids must have shape (B, T), got {Xa.shape}"
+                + ("; use X[None] for a single sequence" if Xa.ndim == 1 else ""))
+        dense_in = False
+    elif kind == "f":
+        if Xa.ndim != 3:
+            raise (TypeError if Xa.ndim == 2 else ValueError)(
+                f"X has float dtype {Xa.dtype} and shape {Xa.shape}; token ids must be an "
+                f"integer array (B, T), dense inputs a float array (B, T, I={I})")
+        if Xa.dtype not in FLOAT_DTYPES or (is_array and Xa.dtype != dtype):
+            raise TypeError(
+                f"X has dtype {Xa.dtype} but the parameters are {dtype}; dense inputs "
+                f"must have the parameters' dtype")
+        if Xa.shape[2] != I:
+            raise ValueError(f"X has shape {Xa.shape}; dense inputs must be (B, T, I={I})")
+        dense_in = True
+    else:
+        raise TypeError(f"X has dtype {Xa.dtype}; expected integer token ids (B, T) or "
+                        f"float inputs (B, T, I) of dtype {dtype}")
+    B, T = Xa.shape[:2]
+    if B < 1 or T < 1:
+        raise ValueError(f"X has shape {Xa.shape}; the batch size B and the number of "
+                         "time steps T must both be >= 1")
+    # every int handed to BLAS: T*B rows, B*H and T*I leading dimensions
+    for what, v in (("B*T", B * T), ("B*H", B * H), ("T*I", T * I)):
+        if v > INT_MAX:
+            raise ValueError(f"{what} = {v} exceeds BLAS's 32-bit limit {INT_MAX}; "
+                             "split the batch")
+
+    if lengths is None:
+        L = np.full(B, T, dtype=np.intp)
+        full = True
+        valid = None
+    else:
+        L = _check_lengths(lengths, B, T)
+        full = bool((L == T).all())
+        valid = None if full else (np.arange(T)[None, :] < L[:, None])
+
+    if dense_in:
+        dense = np.ascontiguousarray(Xa, dtype=dtype)
+        if valid is not None:
+            dense = np.where(valid[:, :, None], dense, dtype.type(0))
+        ids = None
+    else:
+        ids = _check_ids(Xa, I, valid)
+        dense = None
+
+    if Y is None:
+        if need_Y:
+            raise TypeError("Y (the targets) is required")
+        Yc = None
+    else:
+        Yc = _check_targets(Y, B, T, O, L, valid)
+
+    if a0 is None:
+        a0c = np.zeros((B, H), dtype=dtype)
+        a0_shape = (B, H)
+    else:
+        a0a = _as_array(a0, "a0")
+        if a0a.shape not in ((B, H), (H,)):
+            raise ValueError(f"a0 must have shape (B, H)=({B}, {H}) or (H,)=({H},), "
+                             f"got {a0a.shape}")
+        a0c = _as_float(a0, "a0", dtype, a0a.ndim)
+        a0_shape = a0c.shape
+        if a0c.ndim == 1:
+            a0c = np.ascontiguousarray(np.broadcast_to(a0c, (B, H)))
+    return Batch(p=_materialize(arrs), ids=ids, dense=dense, Y=Yc, lengths=L, a0=a0c, a0_shape=a0_shape,
+                 B=B, T=T, full=full)
+
+
+def grads_dict(batch: Batch, dWaxT, dWaa, dba, dWya, dby, da0) -> dict:
+    """Assemble the public gradient dict (shapes as in the contract)."""
+    if batch.a0_shape != da0.shape:
+        da0 = da0.sum(axis=0)  # a0 shared by the batch: its gradient is the sum
+    return {"Wax": dWaxT.T, "Waa": dWaa, "ba": dba, "Wya": dWya, "by": dby, "a0": da0}

@@ -1,0 +1,105 @@
+"""NumPy reference implementation of fastrnn: the source of truth.
+
+Written for clarity, one time step at a time, in the course's notation with
+the batch in columns: a<t> is (H, B), x<t> a one-hot (I, B) for token ids.
+
+    a<t> = tanh(Waa a<t-1> + Wax x<t> + ba)
+    ŷ<t> = softmax(Wya a<t> + by)
+    L    = sum over counted (n, t) of -log ŷ<t>[y<t>]  (cross-entropy)
+
+``Wax x<t>`` for a one-hot x<t> is the column gather ``Wax[:, ids]``; its
+gradient ``dz x<t>^T`` is a scatter-add of columns.  Both are written that way
+here too, and the equivalence with the one-hot product is a test.
+
+These functions take and return exactly what :func:`fastrnn.forward` and
+:func:`fastrnn.loss_and_grads` do, through the same validation gate; the fast
+kernels are tested against them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _validate
+
+__all__ = ["forward", "loss_and_grads"]
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    """Stable log-softmax over axis 0 (classes in rows)."""
+    m = z.max(axis=0, keepdims=True)
+    return z - (m + np.log(np.exp(z - m).sum(axis=0, keepdims=True)))
+
+
+def _input_term(b: _validate.Batch, Wax: np.ndarray, t: int) -> np.ndarray:
+    """Wax x<t> for the whole batch, (H, B)."""
+    if b.dense is not None:
+        return Wax @ b.dense[:, t, :].T
+    return Wax[:, b.ids[:, t]]  # == Wax @ one_hot(ids[:, t]).T
+
+
+def _run(b: _validate.Batch):
+    """Forward through time; returns per-step (a<t-1>, a<t>, z_y<t>) and a_last."""
+    p = b.p
+    Wax, Waa, ba, Wya, by = p.WaxT.T, p.Waa, p.ba[:, None], p.Wya, p.by[:, None]
+    a_prev = b.a0.T.copy()                       # a<0>, (H, B)
+    steps = []
+    for t in range(b.T):
+        a = np.tanh(Waa @ a_prev + _input_term(b, Wax, t) + ba)
+        z = Wya @ a + by                          # logits, (O, B)
+        active = t < b.lengths                    # (B,) sequences still running
+        steps.append((a_prev, a, z, active))
+        # a finished sequence keeps its last state: a_last = a<lengths-1>
+        a_prev = np.where(active, a, a_prev)
+    return steps, a_prev.T
+
+
+def forward(params, X, a0=None, lengths=None):
+    """Reference twin of :func:`fastrnn.forward`: ``(probs, A)``."""
+    b = _validate.check_batch(params, X, None, a0, lengths)
+    steps, _ = _run(b)
+    probs = np.zeros((b.B, b.T, b.p.O), dtype=b.p.dtype)
+    A = np.zeros((b.B, b.T, b.p.H), dtype=b.p.dtype)
+    for t, (_, a, z, active) in enumerate(steps):
+        probs[active, t] = np.exp(_log_softmax(z)).T[active]
+        A[active, t] = a.T[active]
+    return probs, A
+
+
+def loss_and_grads(params, X, Y, a0=None, lengths=None):
+    """Reference twin of :func:`fastrnn.loss_and_grads`: ``(loss, grads, a_last)``."""
+    b = _validate.check_batch(params, X, Y, a0, lengths, need_Y=True)
+    p = b.p
+    Wax, Waa, Wya = p.WaxT.T, p.Waa, p.Wya
+    steps, a_last = _run(b)
+
+    loss = 0.0
+    dWax, dWaa, dba = np.zeros_like(Wax), np.zeros_like(Waa), np.zeros_like(p.ba)
+    dWya, dby = np.zeros_like(Wya), np.zeros_like(p.by)
+    da_next = np.zeros((p.H, b.B), dtype=p.dtype)     # dL/da<t> from step t+1
+    cols = np.arange(b.B)
+    for t in reversed(range(b.T)):
+        a_prev, a, z, active = steps[t]
+        y = b.Y[:, t]
+        counted = y != _validate.IGNORE
+        # cross-entropy and its gradient dL/dz = ŷ - y (one-hot), on counted columns
+        logp = _log_softmax(z)
+        loss -= float(logp[y[counted], cols[counted]].sum())
+        dz_y = np.exp(logp)
+        dz_y[y[counted], cols[counted]] -= 1
+        dz_y[:, ~counted] = 0
+        dWya += dz_y @ a.T
+        dby += dz_y.sum(axis=1)
+        da = Wya.T @ dz_y + da_next
+        dz = (1 - a * a) * da                      # through tanh
+        dz[:, ~active] = 0                         # padding: the state was carried, not computed
+        dWaa += dz @ a_prev.T
+        dba += dz.sum(axis=1)
+        if b.dense is not None:
+            dWax += dz @ b.dense[:, t, :]
+        else:
+            np.add.at(dWax.T, b.ids[:, t], dz.T)   # == dz @ one_hot(ids[:, t])
+        # a carried state passes its gradient straight back
+        da_next = np.where(active, Waa.T @ dz, da)
+    grads = _validate.grads_dict(b, dWax.T, dWaa, dba, dWya, dby, da_next.T.copy())
+    grads["Wax"] = np.ascontiguousarray(grads["Wax"])
+    return loss, grads, a_last.copy()

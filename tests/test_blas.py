@@ -1,0 +1,33 @@
+"""The row-major gemm wrapper over scipy.linalg.cython_blas against A @ B."""
+import numpy as np
+import pytest
+
+from fastrnn._blas import gemm_
+
+RTOL = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (3, 5, 7), (17, 2, 9), (64, 33, 1)])
+def test_gemm_matches_numpy(dtype, trans_a, trans_b, m, n, k):
+    rng = np.random.default_rng(m * 100 + n * 10 + k)
+    A = rng.normal(size=(k, m) if trans_a else (m, k)).astype(dtype)
+    B = rng.normal(size=(n, k) if trans_b else (k, n)).astype(dtype)
+    C = rng.normal(size=(m, n)).astype(dtype)
+    alpha, beta = dtype(1.5), dtype(-0.5)
+    expected = alpha * ((A.T if trans_a else A) @ (B.T if trans_b else B)) + beta * C
+    gemm_(trans_a, trans_b, alpha, A, B, beta, C)
+    np.testing.assert_allclose(C, expected, rtol=RTOL[dtype], atol=RTOL[dtype] * 10)
+
+
+def test_gemm_empty_inner_dimension_scales_c():
+    C = np.full((2, 3), 2.0)
+    gemm_(False, False, 1.0, np.empty((2, 0)), np.empty((0, 3)), 0.5, C)
+    np.testing.assert_array_equal(C, np.full((2, 3), 1.0))
+
+
+def test_gemm_shape_mismatch_raises():
+    with pytest.raises(ValueError, match="op\\(A\\)"):
+        gemm_(False, False, 1.0, np.ones((2, 3)), np.ones((4, 2)), 0.0, np.ones((2, 2)))

@@ -1,0 +1,190 @@
+"""The Cython kernels (fastrnn.forward / loss_and_grads) against fastrnn.reference."""
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fastrnn
+from fastrnn import reference
+
+from conftest import MODES, make_problem
+
+# relative error by norm, per the contract
+TOL = {np.float64: 1e-10, np.float32: 1e-4}
+
+
+def rel(a, b):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30)
+
+
+def up(p):
+    return {k: np.asarray(v, dtype=np.float64) for k, v in p.items()}
+
+
+def up_x(X):
+    X = np.asarray(X)
+    return X.astype(np.float64) if X.dtype.kind == "f" else X
+
+
+def check_against_reference(p, X, Y, a0, lengths, dtype):
+    """Kernels in `dtype` against the float64 reference on the same numbers."""
+    tol = TOL[dtype]
+    a0_64 = None if a0 is None else np.asarray(a0, dtype=np.float64)
+    loss, grads, a_last = fastrnn.loss_and_grads(p, X, Y, a0, lengths)
+    rloss, rgrads, ra_last = reference.loss_and_grads(up(p), up_x(X), Y, a0_64, lengths)
+    assert isinstance(loss, float)
+    assert abs(loss - rloss) <= tol * abs(rloss)
+    assert set(grads) == set(rgrads)
+    for k in rgrads:
+        assert grads[k].dtype == dtype, k
+        assert grads[k].shape == rgrads[k].shape, k
+        assert rel(grads[k], rgrads[k]) <= tol, (k, rel(grads[k], rgrads[k]))
+    assert a_last.dtype == dtype
+    assert rel(a_last, ra_last) <= tol
+    probs, A = fastrnn.forward(p, X, a0, lengths)
+    rprobs, rA = reference.forward(up(p), up_x(X), a0_64, lengths)
+    assert probs.dtype == dtype and A.dtype == dtype
+    assert rel(probs, rprobs) <= tol and rel(A, rA) <= tol
+    # padding is exactly zero, as in the reference
+    np.testing.assert_array_equal(probs == 0, rprobs == 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mode", MODES)
+def test_matches_reference_every_mode(mode, dtype):
+    p, X, Y, a0, lengths = make_problem(mode, I=11, H=9, O=8, B=4, T=6, dtype=dtype,
+                                        seed=11)
+    check_against_reference(p, X, Y, a0, lengths, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("I,H,O,B,T", [
+    (2, 1, 2, 1, 1),      # the smallest model
+    (2, 1, 3, 1, 5),
+    (5, 4, 5, 1, 1),      # T = 1
+    (3, 7, 2, 6, 1),
+    (27, 50, 27, 1, 25),  # the course's size
+])
+@pytest.mark.parametrize("mode", ["steps", "all", "many_to_one"])
+def test_matches_reference_small_shapes(I, H, O, B, T, mode, dtype):
+    p, X, Y, a0, lengths = make_problem(mode, I=I, H=H, O=O, B=B, T=T, dtype=dtype,
+                                        seed=I + H + B + T)
+    check_against_reference(p, X, Y, a0, lengths, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matches_reference_large_vocabulary(dtype):
+    p, X, Y, a0, lengths = make_problem("lengths", I=5000, H=16, B=3, T=7, dtype=dtype,
+                                        seed=13)
+    check_against_reference(p, X, Y, a0, lengths, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_repeated_token_ids_accumulate(dtype):
+    """The scatter-add of dWax must add, not overwrite, for repeated ids."""
+    p, _, Y, _, _ = make_problem("steps", I=3, H=4, B=5, T=6, dtype=dtype, seed=17)
+    X = np.ones((5, 6), dtype=np.int64)
+    X[0, 0] = 2
+    check_against_reference(p, X, Y, None, None, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_layouts_give_identical_numbers(dtype):
+    """Strided, Fortran-order, read-only and list inputs equal the contiguous call."""
+    p, X, Y, a0, lengths = make_problem("all", I=6, H=5, B=3, T=4, dtype=dtype, seed=19)
+    p_ids, X_ids, Y_ids, _, _ = make_problem("ignore", I=6, H=5, B=3, T=4, dtype=dtype,
+                                             seed=19)
+    for (pp, XX, YY) in ((p, X, Y), (p_ids, X_ids, Y_ids)):
+        base = fastrnn.loss_and_grads(pp, XX, YY, a0, lengths)
+        variants = []
+        # Fortran order everywhere
+        variants.append(({k: np.asfortranarray(v) for k, v in pp.items()},
+                         np.asfortranarray(XX), np.asfortranarray(YY)))
+        # strided views into bigger arrays
+        strided = {}
+        for k, v in pp.items():
+            big = np.zeros(tuple(2 * s for s in v.shape), dtype=v.dtype)
+            big[tuple(slice(None, None, 2) for _ in v.shape)] = v
+            strided[k] = big[tuple(slice(None, None, 2) for _ in v.shape)]
+        bigX = np.zeros(tuple(2 * s for s in XX.shape), dtype=XX.dtype)
+        bigX[tuple(slice(None, None, 2) for _ in XX.shape)] = XX
+        variants.append((strided, bigX[tuple(slice(None, None, 2) for _ in XX.shape)], YY))
+        # read-only
+        ro = {k: v.copy() for k, v in pp.items()}
+        for v in ro.values():
+            v.flags.writeable = False
+        Xro = XX.copy()
+        Xro.flags.writeable = False
+        variants.append((ro, Xro, YY))
+        for vp, vX, vY in variants:
+            out = fastrnn.loss_and_grads(vp, vX, vY, a0, lengths)
+            assert out[0] == base[0]
+            for k in base[1]:
+                np.testing.assert_array_equal(out[1][k], base[1][k])
+            np.testing.assert_array_equal(out[2], base[2])
+    # array-likes: lists of ids and targets
+    out = fastrnn.loss_and_grads(p_ids, X_ids.tolist(), Y_ids.tolist())
+    base = fastrnn.loss_and_grads(p_ids, X_ids, Y_ids)
+    assert out[0] == base[0]
+
+
+def test_inputs_are_not_modified():
+    p, X, Y, a0, lengths = make_problem("all", seed=23)
+    copies = ({k: v.copy() for k, v in p.items()}, X.copy(), Y.copy(), a0.copy(),
+              lengths.copy())
+    fastrnn.loss_and_grads(p, X, Y, a0, lengths)
+    fastrnn.forward(p, X, a0, lengths)
+    for k in p:
+        np.testing.assert_array_equal(p[k], copies[0][k])
+    for new, old in zip((X, Y, a0, lengths), copies[1:]):
+        np.testing.assert_array_equal(new, old)
+
+
+def test_padding_values_are_ignored():
+    """Whatever the caller leaves in padded positions changes nothing."""
+    p, X, Y, a0, lengths = make_problem("lengths", B=4, T=6, seed=29)
+    base = fastrnn.loss_and_grads(p, X, Y, a0, lengths)
+    X2, Y2 = X.copy(), Y.copy()
+    for b, n in enumerate(lengths):
+        X2[b, n:] = 10**6
+        Y2[b, n:] = -7
+    out = fastrnn.loss_and_grads(p, X2, Y2, a0, lengths)
+    assert out[0] == base[0]
+    for k in base[1]:
+        np.testing.assert_array_equal(out[1][k], base[1][k])
+
+
+def test_threads_match_serial():
+    problems = [make_problem(m, I=30, H=40, B=8, T=20, seed=s, dtype=np.float64)
+                for s, m in enumerate(MODES)]
+    serial = [fastrnn.loss_and_grads(*pr) for pr in problems]
+    results = [None] * len(problems)
+
+    def work(i):
+        for _ in range(5):
+            results[i] = fastrnn.loss_and_grads(*problems[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(problems))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s, r in zip(serial, results):
+        assert s[0] == r[0]
+        for k in s[1]:
+            np.testing.assert_array_equal(s[1][k], r[1][k])
+
+
+@settings(max_examples=60, deadline=None)
+@given(I=st.integers(2, 12), H=st.integers(1, 10), O=st.integers(2, 9),
+       B=st.integers(1, 5), T=st.integers(1, 7), mode=st.sampled_from(MODES),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16))
+def test_property_matches_reference(I, H, O, B, T, mode, dtype, seed):
+    p, X, Y, a0, lengths = make_problem(mode, I=I, H=H, O=O, B=B, T=T, dtype=dtype,
+                                        seed=seed)
+    if mode in ("ignore", "all") and (np.asarray(Y) == -1).all():
+        Y[0, 0] = 0
+    check_against_reference(p, X, Y, a0, lengths, dtype)
