@@ -50,7 +50,8 @@ setup(
     ext_modules=cythonize(
         [ext(name) for name in EXTENSIONS],
         compiler_directives=directives,
-        # a debug build must not reuse C files generated without checks
-        force=DEBUG or ASAN,
+        # regenerate every time: C files left by a debug build (checks on) must
+        # never be compiled into a normal one, or the other way round
+        force=True,
     ),
 )

@@ -1,0 +1,118 @@
+"""loss_and_grads and forward: fastrnn vs fastrnn.reference vs PyTorch CPU.
+
+    pytest bench --benchmark-only --benchmark-group-by=param:size
+
+float32 at the issue's four sizes; PyTorch (nn.RNN with the same weights,
+one-hot input through an Embedding of Wax.T, Linear, cross_entropy with
+reduction="sum") only where torch is importable.
+"""
+import numpy as np
+import pytest
+
+import fastrnn
+from fastrnn import reference
+
+from conftest import SIZES, problem, run, torch_or_skip
+
+SIZE_NAMES = list(SIZES)
+
+
+@pytest.mark.parametrize("size", SIZE_NAMES)
+def test_loss_and_grads_fastrnn(benchmark, size):
+    p, X, Y = problem(size)
+    benchmark.group = f"loss_and_grads {size}"
+    loss = run(benchmark, lambda: fastrnn.loss_and_grads(p, X, Y), size)
+    assert np.isfinite(loss[0])
+
+
+@pytest.mark.parametrize("size", SIZE_NAMES)
+def test_loss_and_grads_reference(benchmark, size):
+    p, X, Y = problem(size)
+    benchmark.group = f"loss_and_grads {size}"
+    loss = benchmark.pedantic(lambda: reference.loss_and_grads(p, X, Y),
+                              rounds=3 if size in ("large", "word") else 10, iterations=1)
+    assert np.isfinite(loss[0])
+
+
+def torch_model(p):
+    torch = torch_or_skip()
+    H, V = p["Wax"].shape
+    emb = torch.nn.Embedding(V, H)
+    rnn = torch.nn.RNN(H, H, batch_first=True, bias=True)
+    lin = torch.nn.Linear(H, p["Wya"].shape[0])
+    with torch.no_grad():
+        emb.weight.copy_(torch.from_numpy(np.ascontiguousarray(p["Wax"].T)))
+        rnn.weight_ih_l0.copy_(torch.eye(H))   # x<t> already projected by the Embedding
+        rnn.weight_hh_l0.copy_(torch.from_numpy(p["Waa"]))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(p["ba"]))
+        rnn.bias_hh_l0.zero_()
+        lin.weight.copy_(torch.from_numpy(p["Wya"]))
+        lin.bias.copy_(torch.from_numpy(p["by"]))
+    return torch, emb, rnn, lin
+
+
+@pytest.mark.parametrize("size", SIZE_NAMES)
+def test_loss_and_grads_torch(benchmark, size):
+    p, X, Y = problem(size)
+    torch, emb, rnn, lin = torch_model(p)
+    Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
+    mods = (emb, rnn, lin)
+
+    def step():
+        for m in mods:
+            m.zero_grad(set_to_none=True)
+        out, _ = rnn(emb(Xt))
+        loss = torch.nn.functional.cross_entropy(
+            lin(out).reshape(-1, lin.out_features), Yt.reshape(-1), reduction="sum")
+        loss.backward()
+        return float(loss)
+
+    benchmark.group = f"loss_and_grads {size}"
+    loss = run(benchmark, step, size)
+    ref = fastrnn.loss_and_grads(p, X, Y)[0]
+    assert loss == pytest.approx(ref, rel=1e-4)
+
+
+@pytest.mark.parametrize("size", SIZE_NAMES)
+def test_forward_fastrnn(benchmark, size):
+    p, X, _ = problem(size)
+    benchmark.group = f"forward {size}"
+    probs, _ = run(benchmark, lambda: fastrnn.forward(p, X), size)
+    assert probs.shape[-1] == p["Wya"].shape[0]
+
+
+@pytest.mark.parametrize("size", SIZE_NAMES)
+def test_forward_reference(benchmark, size):
+    p, X, _ = problem(size)
+    benchmark.group = f"forward {size}"
+    probs, _ = benchmark.pedantic(lambda: reference.forward(p, X),
+                                  rounds=3 if size in ("large", "word") else 10, iterations=1)
+    assert probs.shape[-1] == p["Wya"].shape[0]
+
+
+@pytest.mark.parametrize("size", SIZE_NAMES)
+def test_forward_torch(benchmark, size):
+    p, X, _ = problem(size)
+    torch, emb, rnn, lin = torch_model(p)
+    Xt = torch.from_numpy(X)
+
+    def fwd():
+        with torch.no_grad():
+            out, _ = rnn(emb(Xt))
+            return torch.softmax(lin(out), dim=-1)
+
+    benchmark.group = f"forward {size}"
+    probs = run(benchmark, fwd, size)
+    np.testing.assert_allclose(probs.numpy(), fastrnn.forward(p, X)[0], atol=1e-4)
+
+
+@pytest.mark.parametrize("impl", ["fastrnn", "reference"])
+def test_generation_step(benchmark, impl):
+    """One time step of one sequence (V=65, H=128), as in generation: per-call overhead."""
+    p = fastrnn.init_params(65, 128, seed=0)
+    x = np.array([[3]])
+    a0 = np.zeros((1, 128), np.float32)
+    f = fastrnn.forward if impl == "fastrnn" else reference.forward
+    benchmark.group = "forward one step (65, 128, 1, 1)"
+    probs, _ = benchmark(lambda: f(p, x, a0))
+    assert probs.shape == (1, 1, 65)
