@@ -1,0 +1,223 @@
+"""The fastrnn command, run in-process through main([...]) (and once as python -m)."""
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fastrnn import cli
+from fastrnn.cli import main
+from fastrnn.models import LanguageModel
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+TEXT = ("It was the best of times, it was the worst of times, it was the age of wisdom, "
+        "it was the age of foolishness.\n") * 12
+SMALL = ["--hidden", "12", "--seq-len", "16", "--batch-size", "4", "--eval-every", "5",
+         "--no-progress"]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    return str(path)
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _train(capsys, corpus, out, *extra):
+    return _run(capsys, "train", corpus, *SMALL, "--steps", "12", "--out", out,
+                "--sample-every", "10", "--sample-length", "20", *extra)
+
+
+def test_train_then_sample(capsys, tmp_path, corpus):
+    out = tmp_path / "m.npz"
+    code, stdout, err = _train(capsys, corpus, out)
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert f"model saved to {out}" in stdout
+    assert "trained 12 steps" in stdout and "final held-out loss:" in stdout
+    assert "perplexity" in stdout
+    assert "--- sample at step 10" in stdout and stdout.count("sample ") >= 4
+    m = LanguageModel.load(out)
+    assert m.step_ == 12 and m.hidden_size == 12 and m.vocab.level == "char"
+    assert [h["step"] for h in m.history_] == [5, 10, 12]
+
+    code, s1, err = _run(capsys, "sample", out, "--length", "40", "--seed", "3",
+                         "--prime", "It was", "--temperature", "0.7", "--top-k", "5")
+    assert code == 0, err
+    expected = m.sample(40, prime="It was", seed=3, temperature=0.7, top_k=5)
+    assert s1 == "It was" + expected + "\n"
+    assert _run(capsys, "sample", out, "--length", "40", "--seed", "3", "--prime", "It was",
+                "--temperature", "0.7", "--top-k", "5")[1] == s1
+    code, s2, _ = _run(capsys, "sample", out, "--length", "300", "--stop", ".", "--seed", "0")
+    assert code == 0 and (s2.rstrip("\n").endswith(".") or len(s2) == 301)
+
+
+def test_resume_continues_exactly(capsys, tmp_path, corpus):
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    assert _run(capsys, "train", corpus, *SMALL, "--steps", "14", "--out", a,
+                "--sample-every", "0")[0] == 0
+    assert _run(capsys, "train", corpus, *SMALL, "--steps", "6", "--out", b,
+                "--sample-every", "0")[0] == 0
+    # flags not given come from the checkpoint; --out defaults to the resumed file
+    code, out, err = _run(capsys, "train", corpus, "--resume", b, "--steps", "8",
+                          "--no-progress", "--eval-every", "5", "--sample-every", "0")
+    assert code == 0, err
+    assert "resumed from" in out and f"model saved to {b}" in out
+    ma, mb = LanguageModel.load(a), LanguageModel.load(b)
+    assert mb.step_ == 14
+    for k in ma.params:
+        np.testing.assert_array_equal(ma.params[k], mb.params[k])
+
+
+def test_resume_conflicts(capsys, tmp_path, corpus):
+    m = tmp_path / "m.npz"
+    assert _train(capsys, corpus, m)[0] == 0
+    for flags, match in ((["--hidden", "13"], "--hidden 13 conflicts"),
+                         (["--level", "word"], "--level word conflicts"),
+                         (["--max-vocab", "5"], "--max-vocab")):
+        code, _, err = _run(capsys, "train", corpus, "--resume", m, *flags)
+        assert code == 2 and match in err and err.count("\n") == 1
+
+
+def test_word_level(capsys, tmp_path, corpus):
+    out = tmp_path / "w.npz"
+    code, stdout, err = _run(capsys, "train", corpus, "--level", "word", "--hidden", "8",
+                             "--seq-len", "8", "--batch-size", "2", "--steps", "5",
+                             "--no-progress", "--out", out, "--sample-length", "7")
+    assert code == 0, err
+    assert "word tokens" in stdout
+    code, s, _ = _run(capsys, "sample", out, "--length", "5", "--prime", "it was", "--seed", "1")
+    assert code == 0 and s.startswith("it was ") and len(s.split()) == 7
+
+
+def test_default_corpus_and_progress_bar(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(capsys, "train", "--hidden", "8", "--seq-len", "8",
+                          "--batch-size", "2", "--steps", "3", "--sample-length", "10")
+    assert code == 0, err
+    assert "built-in corpus" in out and "model saved to model.npz" in out
+    assert (tmp_path / "model.npz").exists()
+    assert "3/3" in err  # the progress bar, on stderr
+
+
+def test_plot(capsys, tmp_path, corpus):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "loss.png"
+    code, out, err = _train(capsys, corpus, tmp_path / "m.npz", "--plot", png)
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib(capsys, tmp_path, corpus, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails
+    code, _, err = _train(capsys, corpus, tmp_path / "m.npz", "--plot", tmp_path / "l.png")
+    assert code == 2
+    assert err == ("fastrnn: error: --plot needs matplotlib, which is not installed; "
+                   "install it with: pip install fastrnn[plot]\n")
+    assert not (tmp_path / "m.npz").exists()  # checked before training
+
+
+def test_bench(capsys, monkeypatch):
+    monkeypatch.setattr(cli, "_torch_runner", lambda *a: None)  # as without PyTorch
+    code, out, err = _run(capsys, "bench", "--repeats", "1")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1].split() == ["size", "V", "H", "B", "T", "fastrnn", "reference", "speed-up"]
+    assert lines[2].split()[:5] == ["course", "27", "50", "1", "25"]
+    assert lines[3].split()[:5] == ["small", "65", "128", "32", "64"]
+    assert "PyTorch is not installed" in lines[4]
+
+
+def test_bench_pytorch_column():
+    pytest.importorskip("torch")
+    import fastrnn
+    p = fastrnn.init_params(27, 50, seed=0)
+    X = np.random.default_rng(0).integers(0, 27, size=(1, 25))
+    run = cli._torch_runner(p, X, X, np.float32)
+    run()
+
+
+def _bad_files(tmp_path):
+    (tmp_path / "latin1.txt").write_bytes("café crème\n".encode("latin-1"))
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "blank.txt").write_text(" \n\n\t\n")
+    (tmp_path / "tiny.txt").write_text("ab")
+    (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04" + b"\x00" * 50)
+    (tmp_path / "text.npz").write_text("not a model")
+    np.savez(tmp_path / "foreign.npz", W=np.zeros(3))
+    (tmp_path / "dir").mkdir()
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["train", "{d}/missing.txt"], "cannot read corpus .*missing.txt.*no such file"),
+    (["train", "{d}/dir"], "is a directory"),
+    (["train", "{d}/latin1.txt"], "not UTF-8 text \\(byte 0xe9 at offset 3\\)"),
+    (["train", "{d}/empty.txt"], "empty"),
+    (["train", "{d}/blank.txt"], "empty"),
+    (["train", "{d}/tiny.txt", "--val-fraction", "0"], "too short"),
+    (["train", "{corpus}", "--resume", "{d}/corrupt.npz"], "corrupt.npz.*not a valid"),
+    (["train", "{corpus}", "--resume", "{d}/missing.npz"], "missing.npz.*no such file"),
+    (["train", "{corpus}", "--out", "{d}/nodir/m.npz"], "does not exist"),
+    (["train", "{corpus}", "--hidden", "0"], "argument --hidden: must be a positive integer"),
+    (["train", "{corpus}", "--hidden", "many"], "argument --hidden: expected a positive"),
+    (["train", "{corpus}", "--lr", "-1"], "argument --lr: must be a positive number"),
+    (["train", "{corpus}", "--lr", "nan"], "argument --lr: must be a finite number"),
+    (["train", "{corpus}", "--val-fraction", "1.5"], "argument --val-fraction: must be in"),
+    (["train", "{corpus}", "--steps", "0"], "argument --steps"),
+    (["train", "{corpus}", "--optimizer", "rmsprop"], "argument --optimizer: invalid choice"),
+    (["train", "{corpus}", "--clip", "-2"], "argument --clip: must be >= 0"),
+    (["train", "{corpus}", "--bogus"], "unrecognized arguments: --bogus"),
+    (["sample", "{d}/missing.npz"], "cannot read model .*missing.npz.*no such file"),
+    (["sample", "{d}/corrupt.npz"], "corrupt.npz.*corrupt or truncated"),
+    (["sample", "{d}/text.npz"], "text.npz.*not an .npz archive"),
+    (["sample", "{d}/foreign.npz"], "foreign.npz.*not a fastrnn checkpoint"),
+    (["sample", "{d}/dir"], "is a directory"),
+    (["sample", "{model}", "--temperature", "0"], "argument --temperature: must be a positive number"),
+    (["sample", "{model}", "--top-k", "0"], "argument --top-k"),
+    (["sample", "{model}", "--top-k", "999"], "at most the vocabulary size"),
+    (["sample", "{model}", "--stop", "XYZ"], "'XYZ' is not a token"),
+    (["sample", "{model}", "--length", "-5"], "argument --length"),
+    (["sample"], "required: MODEL.npz"),
+    (["fly"], "invalid choice: 'fly'"),
+])
+def test_errors_are_one_line_exit_2(capsys, tmp_path, corpus, argv, match):
+    _bad_files(tmp_path)
+    model = tmp_path / "model.npz"
+    if "{model}" in " ".join(argv):
+        assert _train(capsys, corpus, model)[0] == 0
+    argv = [a.format(d=tmp_path, corpus=corpus, model=model) for a in argv]
+    code, out, err = _run(capsys, *argv, *(["--no-progress"] if argv[0] == "train" else []))
+    assert code == 2, (out, err)
+    assert "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith("fastrnn: error: "), err
+    import re
+    assert re.search(match, err), err
+
+
+def test_help_and_version(capsys):
+    assert _run(capsys, "--help")[0] == 0
+    code, out, _ = _run(capsys, "train", "--help")
+    assert code == 0 and "--seq-len" in out and "--resume" in out
+    code, out, _ = _run(capsys, "--version")
+    assert code == 0 and out.startswith("fastrnn ")
+    code, _, err = _run(capsys)
+    assert code == 2 and "choose a command" in err
+
+
+def test_python_dash_m(tmp_path):
+    env = dict(os.environ, PYTHONPATH=SRC)
+    r = subprocess.run([sys.executable, "-m", "fastrnn", "--help"], env=env, cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("usage: fastrnn")
+    r = subprocess.run([sys.executable, "-m", "fastrnn", "sample", "nope.npz"], env=env,
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
