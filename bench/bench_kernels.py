@@ -12,7 +12,7 @@ import pytest
 import fastrnn
 from fastrnn import reference
 
-from conftest import SIZES, problem, run, torch_or_skip
+from benchutil import SIZES, problem, run, torch_or_skip
 
 SIZE_NAMES = list(SIZES)
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 import fastrnn
 from fastrnn import reference
 
-from conftest import MODES, make_problem
+from problems import MODES, make_problem
 
 # relative error by norm, per the contract
 TOL = {np.float64: 1e-10, np.float32: 1e-4}

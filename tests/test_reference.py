@@ -5,7 +5,7 @@ import pytest
 import fastrnn
 from fastrnn import reference
 
-from conftest import MODES, make_problem
+from problems import MODES, make_problem
 
 
 def numeric_grad(f, x, eps=1e-6):

@@ -9,7 +9,7 @@ import pytest
 import fastrnn
 from fastrnn import reference
 
-from conftest import make_problem
+from problems import make_problem
 
 CALLS = {
     "forward": lambda p, X, Y, a0, L: fastrnn.forward(p, X, a0, L),

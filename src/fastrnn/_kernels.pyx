@@ -20,7 +20,7 @@ from cython cimport floating
 from libc.math cimport tanh, tanhf, exp, expf, log, logf
 from libc.string cimport memcpy, memset
 
-from fastrnn._blas cimport gemm, axpy
+from fastrnn._blas cimport gemm, gemm_rows, axpy
 
 
 cdef inline floating _tanh(floating x) noexcept nogil:
@@ -67,8 +67,8 @@ cdef void _states(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
             else:
                 memset(cur + b * H, 0, H * sizeof(floating))
         # cur += prev @ Waa.T              (Waa a<t-1>, the whole batch at once)
-        gemm(False, True, <int> B, <int> H, <int> H, <floating> 1.0, prev, <int> H,
-             Waa, <int> H, <floating> 1.0, cur, <int> H)
+        gemm_rows(True, <int> B, <int> H, <int> H, prev, <int> H, Waa, <int> H,
+                  <floating> 1.0, cur, <int> H)
         for b in range(B):
             c = cur + b * H
             if t < lengths[b]:
@@ -249,8 +249,8 @@ def loss_and_grads(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
                 else:
                     memset(dz, 0, H * sizeof(floating))
             # dnext = dz<t> @ Waa
-            gemm(False, False, <int> B, <int> H, <int> H, <floating> 1.0, &dZ[t * B, 0],
-                 <int> H, &Waa[0, 0], <int> H, <floating> 0.0, dnext, <int> H)
+            gemm_rows(False, <int> B, <int> H, <int> H, &dZ[t * B, 0], <int> H,
+                      &Waa[0, 0], <int> H, <floating> 0.0, dnext, <int> H)
         # after t = 0, dnext = dL/da<0>
 
         # dWaa = dZ.T @ Abuf[0:T]           (sum_t dz<t>^T a<t-1>, one GEMM)

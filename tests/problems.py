@@ -1,6 +1,5 @@
 """Shared problem factory: random parameters and batches, fixed seeds, never zeros."""
 import numpy as np
-import pytest
 
 import fastrnn
 
@@ -47,7 +46,3 @@ def make_problem(mode="steps", *, I=7, H=5, O=None, B=3, T=4, dtype=np.float64,
         a0 = rng.normal(0, 0.5, H).astype(dtype)
     return p, X, Y, a0, lengths
 
-
-@pytest.fixture(params=MODES)
-def mode(request):
-    return request.param
