@@ -16,7 +16,7 @@ arrays are never written to.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -43,8 +43,7 @@ class FastRNNIndexError(IndexError, ValueError):
     """
 
 
-@dataclass(frozen=True)
-class Params:
+class Params(NamedTuple):
     """Checked parameters: C-contiguous arrays of one float dtype.
 
     ``WaxT`` is ``Wax.T`` stored C-contiguous (I, H): row ``i`` is the column
@@ -61,8 +60,7 @@ class Params:
     O: int
 
 
-@dataclass(frozen=True)
-class Batch:
+class Batch(NamedTuple):
     """A checked batch, ready for a kernel.
 
     ids: (B, T) intp token ids, or None for dense inputs.
@@ -72,9 +70,9 @@ class Batch:
     a0: (B, H) initial states; a0_shape is the caller's shape for grads["a0"].
     """
     p: Params
-    ids: np.ndarray | None
-    dense: np.ndarray | None
-    Y: np.ndarray | None
+    ids: "np.ndarray | None"
+    dense: "np.ndarray | None"
+    Y: "np.ndarray | None"
     lengths: np.ndarray
     a0: np.ndarray
     a0_shape: tuple
@@ -220,9 +218,8 @@ def _check_targets(Y, B: int, T: int, O: int, lengths: np.ndarray,
         raise ValueError(
             f"Y must have shape (B, T)=({B}, {T}) (a target per step) or (B,)=({B},) "
             f"(a target per sequence), got {arr.shape}")
-    bad = (vals < IGNORE) | (vals >= O)
-    if bad.any():
-        pos = _first_bad(bad)
+    if vals.min() < IGNORE or vals.max() >= O:
+        pos = _first_bad((vals < IGNORE) | (vals >= O))
         raise FastRNNIndexError(
             f"Y has target {int(arr[pos])} " + where.format(list(pos) if arr.ndim == 2 else pos[0])
             + f"; targets must be in [0, {O}) or {IGNORE} to ignore (output size O={O})")
@@ -277,7 +274,8 @@ def check_batch(params, X, Y=None, a0=None, lengths=None, *, need_Y=False) -> Ba
                              "split the batch")
 
     if lengths is None:
-        L = np.full(B, T, dtype=np.intp)
+        L = np.empty(B, dtype=np.intp)
+        L.fill(T)
         full = True
         valid = None
     else:
