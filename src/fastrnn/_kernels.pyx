@@ -17,31 +17,42 @@ dZ against Abuf[0:T].
 import numpy as np
 
 from cython cimport floating
-from libc.math cimport tanh, tanhf, exp, expf, log, logf
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm, gemm_rows, axpy
 
 
-cdef inline floating _tanh(floating x) noexcept nogil:
+cdef extern from "_rowops.h" nogil:
+    void fr_bias_tanh_f(float* c, const float* b, Py_ssize_t n)
+    void fr_bias_tanh_d(double* c, const double* b, Py_ssize_t n)
+    void fr_softmax_f(float* z, const float* b, Py_ssize_t n)
+    void fr_softmax_d(double* z, const double* b, Py_ssize_t n)
+    double fr_softmax_xent_f(float* z, const float* b, Py_ssize_t n, Py_ssize_t y)
+    double fr_softmax_xent_d(double* z, const double* b, Py_ssize_t n, Py_ssize_t y)
+    float fr_tanhf(float x)
+    float fr_expf(float x)
+
+
+cdef inline void _bias_tanh(floating* c, const floating* b, Py_ssize_t n) noexcept nogil:
     if floating is float:
-        return tanhf(x)
+        fr_bias_tanh_f(c, b, n)
     else:
-        return tanh(x)
+        fr_bias_tanh_d(c, b, n)
 
 
-cdef inline floating _exp(floating x) noexcept nogil:
+cdef inline void _softmax(floating* z, const floating* b, Py_ssize_t n) noexcept nogil:
     if floating is float:
-        return expf(x)
+        fr_softmax_f(z, b, n)
     else:
-        return exp(x)
+        fr_softmax_d(z, b, n)
 
 
-cdef inline floating _log(floating x) noexcept nogil:
+cdef inline double _softmax_xent_row(floating* z, const floating* b, Py_ssize_t n,
+                                     Py_ssize_t y) noexcept nogil:
     if floating is float:
-        return logf(x)
+        return fr_softmax_xent_f(z, b, n, y)
     else:
-        return log(x)
+        return fr_softmax_xent_d(z, b, n, y)
 
 
 cdef void _states(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
@@ -72,8 +83,7 @@ cdef void _states(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
         for b in range(B):
             c = cur + b * H
             if t < lengths[b]:
-                for j in range(H):
-                    c[j] = _tanh(c[j] + ba[j])
+                _bias_tanh(c, ba, H)             # a<t> = tanh(... + ba)
             else:
                 memset(c, 0, H * sizeof(floating))  # padding: no state
 
@@ -94,9 +104,8 @@ cdef double _softmax_xent(Py_ssize_t B, Py_ssize_t T, Py_ssize_t O,
     Returns the summed cross-entropy.  Rows whose target is IGNORE (-1,
     including padding) become zero.  Stable: exp(z - max z).
     """
-    cdef Py_ssize_t t, b, j, y
+    cdef Py_ssize_t t, b, y
     cdef floating* z
-    cdef floating m, s, zy, inv
     cdef double loss = 0.0
     for t in range(T):
         for b in range(B):
@@ -104,44 +113,17 @@ cdef double _softmax_xent(Py_ssize_t B, Py_ssize_t T, Py_ssize_t O,
             y = Y[b * T + t]
             if y < 0:
                 memset(z, 0, O * sizeof(floating))
-                continue
-            m = z[0] + by[0]
-            for j in range(O):
-                z[j] += by[j]
-                if z[j] > m:
-                    m = z[j]
-            zy = z[y]
-            s = 0
-            for j in range(O):
-                z[j] = _exp(z[j] - m)
-                s += z[j]
-            loss += <double> m + log(<double> s) - <double> zy  # -log softmax(z)[y]
-            inv = 1 / s
-            for j in range(O):
-                z[j] *= inv
-            z[y] -= 1
+            else:
+                loss += _softmax_xent_row(z, by, O, y)  # -log softmax(z + by)[y]
     return loss
 
 
 cdef void _softmax_rows(Py_ssize_t n, Py_ssize_t O, const floating* by,
                         floating* z) noexcept nogil:
     """Each of n rows of logits (n, O) becomes softmax(z + by) in place."""
-    cdef Py_ssize_t r, j
-    cdef floating m, s, inv
+    cdef Py_ssize_t r
     for r in range(n):
-        m = z[0] + by[0]
-        for j in range(O):
-            z[j] += by[j]
-            if z[j] > m:
-                m = z[j]
-        s = 0
-        for j in range(O):
-            z[j] = _exp(z[j] - m)
-            s += z[j]
-        inv = 1 / s
-        for j in range(O):
-            z[j] *= inv
-        z += O
+        _softmax(z + r * O, by, O)
 
 
 def forward(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
@@ -280,3 +262,17 @@ def loss_and_grads(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
         for b in range(B):
             memcpy(&a_last[b, 0], &Abuf[lengths[b], b, 0], H * sizeof(floating))
     return loss
+
+
+def _fast_tanhf(float[::1] x):
+    """In place x = tanh(x) with the float32 kernel approximation (for tests)."""
+    cdef Py_ssize_t i
+    for i in range(x.shape[0]):
+        x[i] = fr_tanhf(x[i])
+
+
+def _fast_expf(float[::1] x):
+    """In place x = exp(x) with the float32 kernel approximation (for tests)."""
+    cdef Py_ssize_t i
+    for i in range(x.shape[0]):
+        x[i] = fr_expf(x[i])
