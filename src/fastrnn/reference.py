@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _validate
 
-__all__ = ["forward", "loss_and_grads"]
+__all__ = ["forward", "loss_and_grads", "sample"]
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
@@ -103,3 +103,50 @@ def loss_and_grads(params, X, Y, a0=None, lengths=None):
     grads = _validate.grads_dict(b, dWax.T, dWaa, dba, dWya, dby, da_next.T.copy())
     grads["Wax"] = np.ascontiguousarray(grads["Wax"])
     return loss, grads, a_last.copy()
+
+
+def sample(params, length, *, prime=None, a0=None, temperature=1.0, top_k=None,
+           stop_id=None, seed=None):
+    """Reference twin of :func:`fastrnn.sampling.sample`: the generated ids.
+
+    The course's sampling loop, one token at a time, with the draw made
+    explicit: instead of ``np.random.choice(O, p=ŷ)``, one ``u = rng.random()``
+    per token and the inverse CDF, so the kernel can make the same choice.
+    The rules both follow: the top_k classes are the largest logits, NaN
+    ranking last and ties going to the lower id; the softmax and the CDF are
+    float64, summed in id order; if no CDF entry exceeds u (NaN somewhere), the
+    pick is the last kept class with e > 0, else the top-ranked one.
+    """
+    from .sampling import check_sample  # the shared gate
+
+    s = check_sample(params, length, prime, a0, temperature, top_k, stop_id)
+    rng = np.random.default_rng(seed)
+    p = s.p
+    Wax, Waa, ba, Wya, by = p.WaxT.T, p.Waa, p.ba, p.Wya, p.by
+    a = s.a0.copy()                                  # a<0>, (H,)
+    ids = []
+    # NaN or infinite parameters must give ids, not warnings
+    with np.errstate(all="ignore"):
+        for x in s.prime:
+            a = np.tanh(Waa @ a + Wax[:, x] + ba)    # Wax[:, x] == Wax @ one_hot(x)
+        for _ in range(s.length):
+            z = (Wya @ a + by).astype(np.float64)   # logits
+            # the top_k classes by z: descending, NaN last, ties to the lower id
+            order = np.argsort(-z, kind="stable")
+            best = order[0]
+            kept = np.sort(order[:s.top_k])          # in increasing id order
+            # ŷ over kept = e / sum(e); T divides z - max z, which cannot overflow
+            e = np.exp((z[kept] - z[best]) / s.temperature)
+            cdf = np.cumsum(e)                       # sum(e) * cumsum(ŷ), in id order
+            u = rng.random()                         # the one draw for this token
+            hit = np.flatnonzero(cdf > u * cdf[-1])  # cumsum(ŷ) > u
+            if hit.size:
+                k = kept[hit[0]]                     # inverse CDF
+            else:                                    # only a NaN gets here
+                positive = np.flatnonzero(e > 0)
+                k = kept[positive[-1]] if positive.size else best
+            ids.append(int(k))
+            if k == s.stop_id:
+                break
+            a = np.tanh(Waa @ a + Wax[:, k] + ba)    # feed the drawn token back
+    return np.array(ids, dtype=np.intp)

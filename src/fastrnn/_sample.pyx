@@ -1,0 +1,274 @@
+"""Cython + BLAS generation kernel behind :func:`fastrnn.sampling.sample`.
+
+Only ``fastrnn.sampling`` calls this, after it has checked every argument:
+the parameters are C-contiguous and of one dtype, O == I, the prime ids are in
+[0, I), ``top_k`` is in [1, O], ``stop_id`` is in [0, O) or -1 for none, and
+the uniforms are drawn.  Nothing here checks again.
+
+One token, the twin of ``fastrnn.reference.sample`` line for line:
+
+    [Waa a; Wya a] = W a                 (W = [Waa; Wya], ONE gemv for both)
+    z  = Wya a + by                      (params dtype)
+    s  = float64(z)
+    kept = the top_k classes by s        (NaN ranks last, ties to the lower id)
+    e  = exp((s[kept] - s[best]) / temperature)   (best = the top-ranked class)
+    k  = kept[first i with cumsum(e)[i] > u * sum(e)]   (inverse CDF)
+         or the last kept class with e > 0, or best     (NaN fallback)
+    a  = tanh(Waa a + Wax[:, k] + ba)    (Waa a from the same gemv; a row gather)
+
+Waa a does not depend on the drawn k, so it comes out of the same gemv as
+the logits.  The CDF is accumulated in float64 in class-id order,
+sequentially, as ``np.cumsum`` does, so both twins compare (nearly always)
+the same doubles.  The temperature divides s - max(s), never s alone, so that
+a tiny temperature cannot overflow the logits and tie them: it tends to
+greedy decoding.
+
+Speed: at H = 128, V = 65 one token is one small gemv plus H tanh and V exp.
+libm's tanhf (~40 ns) and exp do not vectorise, so both are written here
+branch-free (``_tanhf``, ``_exp``) for GCC to vectorise at -O3.  GCC keeps
+-ftrapping-math on, so a floating-point operation it cannot prove
+unconditional stops the vectorisation: clamps and selects are done on the
+integer bits, never with ``a if c else b`` over floats.
+"""
+import numpy as np
+
+from cython cimport floating
+from libc.math cimport tanh, isnan
+from libc.stdint cimport int32_t, uint32_t, uint64_t
+from scipy.linalg.cython_blas cimport sgemv, dgemv
+
+
+cdef inline void gemv(int m, int n, floating alpha, const floating* a, int lda,
+                      const floating* x, floating beta, floating* y) noexcept nogil:
+    """y := alpha * A @ x + beta * y, A row-major m x n with row stride lda.
+
+    A C-order m x n buffer is, to column-major BLAS, the n x m matrix A^T, so
+    A @ x is the column-major op(A^T) = 'T' product with m and n swapped.
+    """
+    cdef char trans = b'T'
+    cdef int one = 1
+    if m <= 0 or n <= 0:
+        return  # callers always have m, n >= 1 (checked sizes)
+    if floating is float:
+        sgemv(&trans, &n, &m, &alpha, <float*> a, &lda, <float*> x, &one, &beta, y, &one)
+    else:
+        dgemv(&trans, &n, &m, &alpha, <double*> a, &lda, <double*> x, &one, &beta, y, &one)
+
+
+cdef union _bits32:
+    float f
+    uint32_t u
+    int32_t i
+
+
+cdef union _bits64:
+    double d
+    uint64_t u
+
+
+cdef inline float _tanhf(float x) noexcept nogil:
+    """tanh in float32, within 2 ulp (NumPy's: 1.4); NaN, +-inf, -0.0 exact.
+
+    With at = min(|x|, 9.1) (tanh rounds to 1 beyond) and 2**n (1 + m) =
+    exp(-2 at), n = round(-2 at / ln 2), m = expm1(r) by its series:
+
+        tanh(at) = (1 - e) / (1 + e) = ((1 - 2**n) - 2**n m) / ((1 + 2**n) + 2**n m)
+
+    1 -+ 2**n is exact, so neither side loses digits, near 0 or near 1.
+    """
+    cdef _bits32 bx, b
+    bx.f = x
+    cdef int32_t ab = <int32_t> (bx.u & 0x7fffffff)     # bits of |x|
+    cdef int32_t d = ab - 0x41119999                     # 0x41119999 = 9.1f
+    b.i = 0x41119999 + (d & (d >> 31))                   # min(|x|, 9.1f), as integers
+    cdef float y = <float> -2.0 * b.f                    # in [-18.2, 0]
+    # n = round(y / ln 2): adding 1.5 * 2**23 rounds to an integer
+    cdef float n = (y * <float> 1.44269504 + <float> 12582912.0) - <float> 12582912.0
+    # r = y - n ln 2, in [-ln2 / 2, ln2 / 2]; ln 2 in two parts, n * hi exact
+    cdef float r = (y - n * <float> 0.693145751953125) - n * <float> 1.428606765330187e-06
+    cdef float q = <float> (1.0 / 40320.0)              # expm1(r) = r + r**2 q
+    q = q * r + <float> (1.0 / 5040.0)
+    q = q * r + <float> (1.0 / 720.0)
+    q = q * r + <float> (1.0 / 120.0)
+    q = q * r + <float> (1.0 / 24.0)
+    q = q * r + <float> (1.0 / 6.0)
+    q = q * r + <float> 0.5
+    cdef float m = r + (r * r) * q
+    b.f = n + <float> 12582912.0                         # low bits: n mod 2**9
+    b.u = (b.u + 127) << 23                              # 2**n, n in [-27, 0]
+    cdef float s = b.f
+    cdef float sm = s * m
+    b.f = ((<float> 1.0 - s) - sm) / ((<float> 1.0 + s) + sm)   # tanh(at) >= 0
+    b.u = (b.u & 0x7fffffff) | (bx.u & 0x80000000U)       # the sign of x
+    # x NaN: return x (the clamp above made it 9.1)
+    cdef uint32_t keep = <uint32_t> ((ab - 0x7f800001) >> 31)   # all ones unless NaN
+    b.u = (b.u & keep) | (bx.u & ~keep)
+    return b.f
+
+
+cdef inline double _exp(double x) noexcept nogil:
+    """exp(x) for x in [-746, 0] or NaN, within a few ulp; exp(-746) = 0.
+
+    x = n ln2 + r with |r| <= ln2 / 2, exp(r) by its Taylor series to r**13
+    (truncation < 1e-17 relative), 2**n as the product of two normal powers
+    so that subnormal results come out right.  Callers clamp (-inf included).
+    """
+    cdef _bits64 b
+    # n = round(x / ln 2): adding 1.5 * 2**52 rounds to an integer
+    cdef double n = (x * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0
+    cdef double r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10
+    cdef double p = 1.0 / 6227020800.0                       # 1/13!
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    cdef double n1 = (n * 0.5 + 6755399441055744.0) - 6755399441055744.0
+    b.d = n1 + 6755399441055744.0                        # low bits: n1 mod 2**12
+    b.u = (b.u + 1023) << 52                             # 2**n1
+    p *= b.d
+    b.d = (n - n1) + 6755399441055744.0
+    b.u = (b.u + 1023) << 52                             # 2**(n - n1)
+    return p * b.d
+
+
+cdef inline void _update(Py_ssize_t H, const floating* Waa_a, const floating* wax,
+                         const floating* ba, floating* a) noexcept nogil:
+    """a = tanh(Waa a_prev + Wax[:, x] + ba), given Waa_a = Waa a_prev and
+    wax = Wax[:, x] (row x of Wax.T); Waa_a must not overlap a."""
+    cdef Py_ssize_t j
+    if floating is float:
+        for j in range(H):
+            a[j] = _tanhf(Waa_a[j] + wax[j] + ba[j])
+    else:
+        for j in range(H):
+            a[j] = tanh(Waa_a[j] + wax[j] + ba[j])
+
+
+cdef inline bint _beats(double sj, double si) noexcept nogil:
+    """Class j ranks above class i < j: a strictly larger s, NaN ranking last.
+
+    The order of ``np.argsort(-s, kind="stable")``: descending, NaN last,
+    ties kept in increasing id order.
+    """
+    if isnan(si):
+        return not isnan(sj)
+    return sj > si
+
+
+cdef Py_ssize_t _pick(Py_ssize_t O, Py_ssize_t top_k, const floating* Wya_a,
+                      const floating* by, double temperature, double u, double* s,
+                      double* e, Py_ssize_t* top, char* kept) noexcept nogil:
+    """The class drawn by inverse CDF from softmax(z / temperature) over the
+    top_k classes of z = Wya a + by.
+
+    s, e (O,) float64, top (top_k,) and kept (O,) are workspaces.
+    """
+    cdef Py_ssize_t j, i, n, best
+    cdef double m, total, acc
+    cdef bint every = top_k >= O
+    for j in range(O):
+        s[j] = <double> (Wya_a[j] + by[j])
+    if every:
+        best = 0
+        for j in range(1, O):
+            if _beats(s[j], s[best]):
+                best = j
+    else:
+        # insertion into the ranked list top[0:n]; j is the highest id so far,
+        # so it moves up only past classes it strictly beats
+        n = 0
+        for j in range(O):
+            if n == top_k:
+                if not _beats(s[j], s[top[n - 1]]):
+                    continue
+                i = n - 1
+            else:
+                i = n
+                n += 1
+            while i > 0 and _beats(s[j], s[top[i - 1]]):
+                top[i] = top[i - 1]
+                i -= 1
+            top[i] = j
+        best = top[0]
+        for j in range(O):
+            kept[j] = 0
+        for i in range(top_k):
+            kept[top[i]] = 1
+    m = s[best]
+    # e = exp((s - m) / temperature) for every class (one vectorised loop),
+    # then the sums over the kept ones in id order
+    for j in range(O):
+        e[j] = (s[j] - m) / temperature
+        if e[j] < -746.0:           # -inf too; exp rounds to 0 from here
+            e[j] = -746.0
+    for j in range(O):
+        e[j] = _exp(e[j])
+    total = 0.0
+    for j in range(O):
+        if every or kept[j]:
+            total += e[j]
+    # the smallest kept k with cumsum(e)[k] > u * total, i.e. cumsum(p)[k] > u
+    total *= u
+    acc = 0.0
+    for j in range(O):
+        if every or kept[j]:
+            acc += e[j]
+            if acc > total:
+                return j
+    # only NaN gets here: for finite e the last sum is total > u * total (u < 1)
+    for j in range(O - 1, -1, -1):
+        if (every or kept[j]) and e[j] > 0:
+            return j
+    return best
+
+
+def sample(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
+           const floating[::1] ba, const floating[:, ::1] Wya,
+           const floating[::1] by, const Py_ssize_t[::1] prime,
+           const floating[::1] a0, double temperature, Py_ssize_t top_k,
+           Py_ssize_t stop_id, const double[::1] u, Py_ssize_t[::1] out):
+    """Generate up to len(u) ids into out; returns how many were generated.
+
+    Feeds prime first (no draws), then draws token t with u[t].  Stops after
+    stop_id (-1: never) or len(u) tokens.  top_k = O keeps every class.
+    """
+    cdef Py_ssize_t H = Waa.shape[0], O = Wya.shape[0]
+    cdef Py_ssize_t n_prime = prime.shape[0], length = u.shape[0]
+    dt = np.float32 if floating is float else np.float64
+    # W = [Waa; Wya] (H + O, H): one gemv per token gives Waa a and Wya a
+    cdef floating[:, ::1] W = np.concatenate([Waa, Wya])
+    # workspaces: the state, W a, and the float64 softmax
+    cdef floating[::1] a = np.array(a0, dtype=dt)
+    cdef floating[::1] Wa = np.empty(H + O, dtype=dt)
+    cdef double[::1] s = np.empty(O, dtype=np.float64)
+    cdef double[::1] e = np.empty(O, dtype=np.float64)
+    cdef Py_ssize_t[::1] top = np.empty(O, dtype=np.intp)
+    cdef char[::1] kept = np.empty(O, dtype=np.int8)
+    cdef Py_ssize_t t, k, n = 0
+    with nogil:
+        for t in range(n_prime):
+            # Wa[:H] = Waa @ a
+            gemv(<int> H, <int> H, <floating> 1.0, &W[0, 0], <int> H, &a[0],
+                 <floating> 0.0, &Wa[0])
+            _update(H, &Wa[0], &WaxT[prime[t], 0], &ba[0], &a[0])
+        for t in range(length):
+            # Wa = [Waa; Wya] @ a
+            gemv(<int> (H + O), <int> H, <floating> 1.0, &W[0, 0], <int> H, &a[0],
+                 <floating> 0.0, &Wa[0])
+            k = _pick(O, top_k, &Wa[H], &by[0], temperature, u[t], &s[0], &e[0],
+                      &top[0], &kept[0])
+            out[t] = k
+            n = t + 1
+            if k == stop_id or n == length:
+                break
+            _update(H, &Wa[0], &WaxT[k, 0], &ba[0], &a[0])
+    return n
