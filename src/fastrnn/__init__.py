@@ -7,21 +7,28 @@ BLAS:
     ŷ<t> = softmax(Wya a<t> + by)
 
 Public numerical contract: :func:`init_params`, :func:`forward`,
-:func:`loss_and_grads`; :mod:`fastrnn.reference` holds their NumPy twins.
+:func:`loss_and_grads`, :func:`sample`; :mod:`fastrnn.reference` holds their
+NumPy twins.  Models: :class:`LanguageModel`, :class:`SequenceClassifier`.
 """
 __version__ = "0.1.0"
 
-from . import reference
+from . import interop, optim, reference
 from ._api import forward, init_params, loss_and_grads
 from ._validate import FastRNNIndexError
+from .models import LanguageModel
+from .sampling import sample
 from .vocab import Vocabulary
 
 __all__ = [
     "__version__",
     "FastRNNIndexError",
+    "LanguageModel",
     "Vocabulary",
     "forward",
     "init_params",
+    "interop",
     "loss_and_grads",
+    "optim",
     "reference",
+    "sample",
 ]
