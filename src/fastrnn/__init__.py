@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 from . import interop, optim, reference
 from ._api import forward, init_params, loss_and_grads
 from ._validate import FastRNNIndexError
+from .classifier import NotFittedError, SequenceClassifier
 from .models import LanguageModel
 from .sampling import sample
 from .vocab import Vocabulary
@@ -23,6 +24,8 @@ __all__ = [
     "__version__",
     "FastRNNIndexError",
     "LanguageModel",
+    "NotFittedError",
+    "SequenceClassifier",
     "Vocabulary",
     "forward",
     "init_params",
