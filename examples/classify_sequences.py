@@ -27,10 +27,7 @@ import time
 
 import numpy as np
 
-try:
-    from fastrnn import SequenceClassifier
-except ImportError:  # not exported at the top level in this version
-    from fastrnn.classifier import SequenceClassifier
+from fastrnn import SequenceClassifier
 
 TASKS = ("first", "parity")
 

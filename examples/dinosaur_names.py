@@ -13,7 +13,7 @@ Island", with fastrnn doing the forward and backward passes:
   clipped to [-5, 5] element by element (fastrnn.optim.clip_by_value);
 * every 2000 iterations the smoothed loss (loss = 0.999 loss + 0.001 current,
   starting from -log(1/V) * 7) and 7 sampled names (each generated from
-  a<0> = 0, primed with "\\n", until the next "\\n").
+  a<0> = 0, primed with "\\n", until the next "\\n", by fastrnn.sample).
 
     PYTHONPATH=src python examples/dinosaur_names.py ../shared/data/dinos.txt
     PYTHONPATH=src python examples/dinosaur_names.py dinos.txt --iterations 4001
@@ -30,17 +30,6 @@ import fastrnn
 from fastrnn.optim import SGD, clip_by_value
 
 NEWLINE = "\n"
-
-
-def get_sampler():
-    """fastrnn.sample if exported, else fastrnn.sampling.sample, else the NumPy reference."""
-    if hasattr(fastrnn, "sample"):
-        return fastrnn.sample
-    try:
-        from fastrnn.sampling import sample
-    except ImportError:
-        from fastrnn.reference import sample
-    return sample
 
 
 def initialize_parameters(n_a, n_x, n_y, seed=1):
@@ -94,7 +83,6 @@ def main(argv=None):
 
     params = initialize_parameters(args.n_a, V, V)
     optimizer = SGD(params, lr=args.lr)
-    sample = get_sampler()
     loss = -np.log(1.0 / V) * args.names          # the course's get_initial_loss
     a_prev = np.zeros((1, args.n_a))
     t0 = time.perf_counter()
@@ -108,7 +96,7 @@ def main(argv=None):
         if j % args.print_every == 0 or j == args.iterations - 1:
             print(f"\nIteration: {j}, Loss: {loss:.6f}\n")
             for seed in range(args.names):
-                ids = sample(params, 50, prime=[nl], stop_id=nl, seed=seed)
+                ids = fastrnn.sample(params, 50, prime=[nl], stop_id=nl, seed=seed)
                 name = vocab.decode(ids).rstrip(NEWLINE)
                 print(name[:1].upper() + name[1:])
     elapsed = time.perf_counter() - t0

@@ -2,9 +2,9 @@
 
 Trains fastrnn.LanguageModel (an Elman RNN, truncated backpropagation through
 time over parallel streams, Adam) on the first 90% of the file, reports the
-held-out perplexity on the last 10% during and after training, and prints
-samples at a few temperatures.  A uniform guess over V characters has
-perplexity V; a unigram model of English about 27.
+held-out perplexity on the last 10% during and after training (a uniform
+guess over V characters has perplexity V), and prints samples at a few
+temperatures.
 
     PYTHONPATH=src python examples/shakespeare.py ../shared/data/tinyshakespeare.txt
     PYTHONPATH=src python examples/shakespeare.py input.txt --steps 50 --hidden 32
@@ -17,11 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import fastrnn
-
-try:
-    from fastrnn import LanguageModel
-except ImportError:  # not exported at the top level in this version
-    from fastrnn.models import LanguageModel
+from fastrnn import LanguageModel
 
 
 def main(argv=None):
