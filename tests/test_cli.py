@@ -221,3 +221,18 @@ def test_python_dash_m(tmp_path):
     r = subprocess.run([sys.executable, "-m", "fastrnn", "sample", "nope.npz"], env=env,
                        cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_ctrl_c_saves_and_exits_130(capsys, tmp_path, corpus, monkeypatch):
+    real_fit = LanguageModel.fit
+
+    def fit_then_interrupt(self, *args, **kwargs):
+        real_fit(self, *args, **{**kwargs, "steps": 3})
+        raise KeyboardInterrupt  # as fit raises it after a whole step
+    monkeypatch.setattr(LanguageModel, "fit", fit_then_interrupt)
+    out = tmp_path / "m.npz"
+    code, stdout, err = _train(capsys, corpus, out)
+    assert code == 130
+    assert "interrupted at step 3" in err and "Traceback" not in err
+    assert f"model saved to {out}" in stdout
+    assert LanguageModel.load(out).step_ == 3

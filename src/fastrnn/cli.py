@@ -24,11 +24,12 @@ __all__ = ["main", "build_parser"]
 
 PROG = "fastrnn"
 
-#: ``fastrnn train`` defaults: about a minute and a half on 2 cores with the
-#: built-in corpus, loss falling from ln(V) ~ 4.5 to ~ 1.6 nats per character.
+#: ``fastrnn train`` defaults: about a minute on a 2-core machine with the
+#: built-in corpus (~38 ms of CPU per step), the held-out loss falling from
+#: ln(V) ~ 4.5 to ~ 1.7 nats per character.
 TRAIN_DEFAULTS = {
     "level": "char",
-    "hidden": 128,
+    "hidden": 256,
     "seq_len": 64,
     "batch_size": 32,
     "steps": 1500,
@@ -177,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="below 1: safer, above 1: wilder (default: 1.0)")
     s.add_argument("--top-k", type=_positive_int, metavar="K",
                    help="draw only among the K most likely tokens")
-    s.add_argument("--prime", metavar="TEXT", help="text to start from (printed first)")
+    s.add_argument("--prime", metavar="TEXT", help="text to continue (printed first); "
+                   "default: start as after a line break")
     s.add_argument("--stop", metavar="TOKEN", help="stop after this token, e.g. '.'")
     s.add_argument("--seed", type=_nonnegative_int, metavar="S",
                    help="random seed (default: a different sample each run)")
@@ -296,8 +298,13 @@ def _join(prime: str | None, text: str, level: str) -> str:
 
 def _fmt_loss(loss: float | None) -> str:
     if loss is None:
-        return "n/a"
-    return f"{loss:.3f} nats/token (perplexity {math.exp(min(loss, 700)):.2f})"
+        return "n/a (no held-out data)"
+    return f"{loss:.3f} nats/token, perplexity {math.exp(min(loss, 700)):.2f}"
+
+
+def _line_start(vocab) -> str | None:
+    """Samples without a prime start as after a line break, when that is a token."""
+    return "\n" if vocab.level == "char" and "\n" in vocab else None
 
 
 # -- train --------------------------------------------------------------------------
@@ -380,10 +387,10 @@ def _cmd_train(args) -> int:
 
     state = {"last_sample": model.step_}
 
-    def show_sample(title: str, seed: int, prime: str | None = None) -> None:
-        sample = model.sample(sample_length, prime=prime, temperature=args.temperature,
-                              seed=seed)
-        _say(f"--- {title} ---\n{_join(prime, sample, level)}\n")
+    def show_sample(title: str, seed: int) -> None:
+        sample = model.sample(sample_length, prime=_line_start(model.vocab),
+                              temperature=args.temperature, seed=seed)
+        _say(f"--- {title} ---\n{sample}\n")
 
     def callback(info):
         every = args.sample_every
@@ -421,7 +428,7 @@ def _cmd_train(args) -> int:
           f"about {done * batch_size * seq_len / max(seconds, 1e-9):,.0f} tokens/s")
     if last is not None:
         print(f"final training loss: {_fmt_loss(last['train_loss'])} "
-              "(mean over the last evaluation interval)")
+              f"(mean over the last {min(args.eval_every, done)} steps)")
         print(f"final held-out loss: {_fmt_loss(last['val_loss'])}")
     print(f"model saved to {out}")
     if args.plot and model.history_:
@@ -445,7 +452,8 @@ def _cmd_sample(args) -> int:
     if args.stop is not None and args.stop not in model.vocab:
         raise CLIError(f"argument --stop: {args.stop!r} is not a token of the model's "
                        "vocabulary")
-    text = model.sample(args.length, prime=args.prime, temperature=args.temperature,
+    prime = args.prime if args.prime else _line_start(model.vocab)
+    text = model.sample(args.length, prime=prime, temperature=args.temperature,
                         top_k=args.top_k, seed=args.seed, stop=args.stop)
     sys.stdout.write(_join(args.prime, text, model.vocab.level) + "\n")
     sys.stdout.flush()
@@ -551,6 +559,9 @@ def main(argv=None) -> int:
     except CLIError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # outside training, which handles it itself
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # e.g. fastrnn sample model.npz | head
         try:
             sys.stdout = open(os.devnull, "w")
