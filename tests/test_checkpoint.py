@@ -1,5 +1,4 @@
 """Checkpoint files: round trip, atomic replacement, and every kind of bad file."""
-import io
 import json
 import os
 import signal

@@ -198,7 +198,6 @@ def test_errors_are_one_line_exit_2(capsys, tmp_path, corpus, argv, match):
     assert code == 2, (out, err)
     assert "Traceback" not in err
     assert err.count("\n") == 1 and err.startswith("fastrnn: error: "), err
-    import re
     assert re.search(match, err), err
 
 

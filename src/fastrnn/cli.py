@@ -12,6 +12,7 @@ status 2.
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import os
 import statistics
@@ -256,7 +257,7 @@ def _load_model(path: str):
 
 def _import_matplotlib():
     try:
-        import matplotlib  # noqa: F401
+        importlib.import_module("matplotlib")  # the package itself, not a cached submodule
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:

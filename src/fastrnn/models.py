@@ -24,6 +24,7 @@ from ._api import forward, init_params, loss_and_grads
 from ._validate import FLOAT_DTYPES, PARAM_KEYS
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import TBPTTBatches, as_ids
+from .sampling import sample as sample_ids
 from .vocab import Vocabulary
 
 __all__ = ["LanguageModel", "INIT_STATES"]
@@ -36,58 +37,6 @@ _EVAL_MIN_STREAM = 256
 _EVAL_MAX_STREAMS = 32
 # evaluation: probabilities held at once by forward (B*T*V elements)
 _EVAL_MAX_PROBS = 1 << 22
-
-
-# ---------------------------------------------------------------------------
-# sampling
-# ---------------------------------------------------------------------------
-def _numpy_sample(params, length, *, prime=None, a0=None, temperature=1.0, top_k=None,
-                  stop_id=None, seed=None) -> np.ndarray:
-    """Stand-in sampler, used only while :mod:`fastrnn.sampling` is absent.
-
-    Same contract as ``fastrnn.sampling.sample``: the prime ids are fed first
-    (from `a0`), then `length` ids are drawn one at a time from
-    softmax(logits / temperature), restricted to the `top_k` most likely; the
-    first id is drawn from the output at the state after the prime (at `a0`
-    itself when there is no prime).  Stops after `stop_id` (included).
-    """
-    Wax, Waa, ba, Wya, by = (params[k] for k in PARAM_KEYS)
-    dt = Waa.dtype
-    H, V = Wax.shape
-    a = np.zeros(H, dtype=dt) if a0 is None else np.array(a0, dtype=dt)
-    if prime is not None and len(prime):
-        _, A = forward(params, np.asarray(prime)[None], a0=a)
-        a = A[0, -1].copy()
-    rng = np.random.default_rng(seed)
-    out = np.empty(length, dtype=np.intp)
-    n = 0
-    for n in range(1, length + 1):
-        z = (Wya @ a + by).astype(np.float64) / temperature
-        if top_k is not None and top_k < V:
-            kth = np.partition(z, V - top_k)[V - top_k]
-            z[z < kth] = -np.inf
-        p = np.exp(z - z.max())
-        cdf = np.cumsum(p)
-        idx = min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), V - 1)
-        out[n - 1] = idx
-        if idx == stop_id:
-            break
-        a = np.tanh(Waa @ a + Wax[:, idx] + ba)
-    return out[:n]
-
-
-def _sampler():
-    """``fastrnn.sampling.sample`` (Cython), else ``fastrnn.reference.sample``."""
-    try:
-        from .sampling import sample
-        return sample
-    except ImportError:
-        pass
-    try:
-        from .reference import sample
-        return sample
-    except ImportError:
-        return _numpy_sample
 
 
 # ---------------------------------------------------------------------------
@@ -631,8 +580,8 @@ class LanguageModel:
             if not isinstance(stop, str) or stop not in self.vocab:
                 raise ValueError(f"stop token {stop!r} is not in the vocabulary")
             stop_id = self.vocab.token_to_id(stop)
-        ids = _sampler()(self.params, length, prime=prime_ids, a0=self.a0,
-                         temperature=temperature, top_k=top_k, stop_id=stop_id, seed=seed)
+        ids = sample_ids(self.params, length, prime=prime_ids, a0=self.a0,
+                        temperature=temperature, top_k=top_k, stop_id=stop_id, seed=seed)
         return self.vocab.decode(np.asarray(ids))
 
     # -- persistence ---------------------------------------------------------------
