@@ -15,7 +15,8 @@ import fastrnn
 from fastrnn.checkpoint import FORMAT_NAME, FORMAT_VERSION, load_checkpoint, save_checkpoint
 from fastrnn.optim import make_optimizer
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+# the directory holding the fastrnn under test (src/ or site-packages), for subprocesses
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(fastrnn.__file__)))
 
 
 def _model_parts(V_text="hello world", H=6, dtype=np.float32):
@@ -254,7 +255,8 @@ def test_sigkill_mid_save_leaves_a_loadable_checkpoint(tmp_path):
     vocab = fastrnn.Vocabulary.from_text("abcdefgh")
     params = fastrnn.init_params(len(vocab), 1200, dtype=np.float64, seed=0)
     save_checkpoint(path, params, vocab, step=0)
-    env = dict(os.environ, PYTHONPATH=SRC)
+    path = [SRC] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
     rng = np.random.default_rng(0)
     for trial in range(4):
         proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], env=env,

@@ -7,11 +7,13 @@ import sys
 import numpy as np
 import pytest
 
+import fastrnn
 from fastrnn import cli
 from fastrnn.cli import main
 from fastrnn.models import LanguageModel
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+# the directory holding the fastrnn under test (src/ or site-packages), for subprocesses
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(fastrnn.__file__)))
 TEXT = ("It was the best of times, it was the worst of times, it was the age of wisdom, "
         "it was the age of foolishness.\n") * 12
 SMALL = ["--hidden", "12", "--seq-len", "16", "--batch-size", "4", "--eval-every", "5",
@@ -212,7 +214,8 @@ def test_help_and_version(capsys):
 
 
 def test_python_dash_m(tmp_path):
-    env = dict(os.environ, PYTHONPATH=SRC)
+    path = [SRC] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
     r = subprocess.run([sys.executable, "-m", "fastrnn", "--help"], env=env, cwd=tmp_path,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
