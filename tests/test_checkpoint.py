@@ -255,8 +255,8 @@ def test_sigkill_mid_save_leaves_a_loadable_checkpoint(tmp_path):
     vocab = fastrnn.Vocabulary.from_text("abcdefgh")
     params = fastrnn.init_params(len(vocab), 1200, dtype=np.float64, seed=0)
     save_checkpoint(path, params, vocab, step=0)
-    path = [SRC] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+    pythonpath = [SRC] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(pythonpath))
     rng = np.random.default_rng(0)
     for trial in range(4):
         proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], env=env,
