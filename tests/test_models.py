@@ -193,10 +193,20 @@ def test_callback_and_history():
 
 
 def test_progress_bar(capsys):
+    pytest.importorskip("tqdm")
     _model().fit(TEXT, steps=12, seq_len=10, batch_size=4, eval_every=5, progress=True,
                  val_data=TEXT[:100])
     err = capsys.readouterr().err
     assert "12/12" in err and "val=" in err and "tok/s=" in err
+
+
+def test_progress_without_tqdm(capsys, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    _model().fit(TEXT, steps=6, seq_len=10, batch_size=4, eval_every=5, progress=True)
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("step 5: train loss ") and err[0].endswith(" tokens/s")
+    assert err[1].startswith("step 6: train loss ")
 
 
 def test_divergence_raises_and_keeps_last_good_step():

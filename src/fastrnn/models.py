@@ -171,8 +171,9 @@ class LanguageModel:
         The state ``a<0>`` each stream starts from at the beginning of every
         pass over the data, at evaluation and at sampling: zeros (as in the
         course); a fixed random vector drawn from U(-1, 1) at construction;
-        or a learned vector (zeros at first), trained through
-        ``grads["a0"]`` on the first window of each pass.
+        or a learned vector (zeros at first), trained with the other
+        parameters through ``grads["a0"]``; only the first window of each
+        pass starts from it, so its gradient is zero on the other windows.
 
     Attributes
     ----------
