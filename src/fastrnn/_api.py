@@ -6,11 +6,10 @@ Each function passes its arguments through the one validation gate
 """
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 
 from . import _kernels, _validate
+from ._util import check_int
 
 __all__ = ["init_params", "forward", "loss_and_grads"]
 
@@ -20,12 +19,7 @@ _EMPTY_DENSE = {np.dtype(np.float32): np.empty((0, 0, 0), dtype=np.float32),
 
 
 def _size(value, name: str) -> int:
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {value!r}") from None
-    if n < 1:
-        raise ValueError(f"{name} must be >= 1, got {n}")
+    n = check_int(value, name, allow_bool=True)  # bool has always been accepted here
     if n > _validate.INT_MAX:
         raise ValueError(f"{name} = {n} exceeds BLAS's 32-bit limit {_validate.INT_MAX}")
     return n

@@ -47,13 +47,12 @@ from __future__ import annotations
 
 import json
 import os
-import stat
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._util import atomic_write
 from ._validate import FLOAT_DTYPES, PARAM_KEYS
 from .vocab import FORMAT_NAME as VOCAB_FORMAT_NAME
 from .vocab import FORMAT_VERSION as VOCAB_FORMAT_VERSION
@@ -111,12 +110,6 @@ def _json_str(obj, what: str) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{what} must be JSON-serializable: {exc}") from None
     return np.array(text)  # 0-d unicode array; no object arrays
-
-
-def _process_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _check_arrays(what: str, arrays) -> dict:
@@ -189,37 +182,7 @@ def save_checkpoint(path, params, vocab: Vocabulary, *, hyperparams=None, step: 
     for k, v in _check_arrays("arrays", arrays).items():
         entries[f"array.{k}"] = v
 
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        mode = 0o666 & ~_process_umask()
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
-                               suffix=".tmp")
-    try:
-        with open(fd, "wb") as f:
-            np.savez(f, **entries)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # best effort: make the rename durable
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    atomic_write(path, lambda f: np.savez(f, **entries))
 
 
 def _read_all(path: str) -> dict:

@@ -18,12 +18,12 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
-import operator
 from collections.abc import Mapping
 
 import numpy as np
 
 from ._api import forward, init_params, loss_and_grads
+from ._util import check_int
 from ._validate import FLOAT_DTYPES, FastRNNIndexError
 from .optim import OPTIMIZERS, clip_by_global_norm, make_optimizer
 from .vocab import Vocabulary
@@ -49,18 +49,6 @@ class NotFittedError(ValueError, AttributeError):
 # ---------------------------------------------------------------------------
 # hyperparameter checks (run by fit, never by the constructor)
 # ---------------------------------------------------------------------------
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {value!r}") from None
-    if n < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {n}")
-    return n
-
-
 def _check_dtype(dtype) -> np.dtype:
     try:
         dt = np.dtype(dtype)
@@ -110,6 +98,17 @@ class _Sequences:
         return ids, L
 
 
+def _list_of_sequences(X, what: str) -> list:
+    """`X` as a non-empty list; the errors say that X must be a list of `what`."""
+    try:
+        items = list(X)
+    except TypeError:
+        raise TypeError(f"X must be a list of {what}, got {type(X).__name__}") from None
+    if not items:
+        raise ValueError("X is empty; at least one sequence is required")
+    return items
+
+
 def _sequences_from_ids(X) -> _Sequences:
     """Check a 2-d integer array or a list of 1-d integer id sequences."""
     if isinstance(X, np.ndarray) and X.dtype != object:
@@ -129,12 +128,7 @@ def _sequences_from_ids(X) -> _Sequences:
         raise TypeError(
             f"X must be a list of sequences, got a single {type(X).__name__}; "
             "to classify raw strings, construct the classifier with vocab=")
-    try:
-        items = list(X)
-    except TypeError:
-        raise TypeError(f"X must be a list of integer id sequences, got {type(X).__name__}") from None
-    if not items:
-        raise ValueError("X is empty; at least one sequence is required")
+    items = _list_of_sequences(X, "integer id sequences")
     arrays = []
     for i, s in enumerate(items):
         if isinstance(s, (str, bytes)):
@@ -173,12 +167,7 @@ def _sequences_from_text(X, vocab: Vocabulary) -> _Sequences:
         raise TypeError(
             f"X must be a list of strings, got a single {type(X).__name__}; "
             "wrap a single string as [text]")
-    try:
-        items = list(X)
-    except TypeError:
-        raise TypeError(f"X must be a list of strings, got {type(X).__name__}") from None
-    if not items:
-        raise ValueError("X is empty; at least one sequence is required")
+    items = _list_of_sequences(X, "strings")
     arrays = []
     for i, s in enumerate(items):
         if not isinstance(s, str):
@@ -428,7 +417,7 @@ class SequenceClassifier:
             raise TypeError(
                 f"vocab must be a fastrnn.Vocabulary or None, got {type(self.vocab).__name__}")
         input_size = (None if self.input_size is None
-                      else _check_int("input_size", self.input_size, 1))
+                      else check_int(self.input_size, "input_size", 1))
         if self.vocab is not None and input_size is not None and input_size < len(self.vocab):
             raise ValueError(
                 f"input_size={input_size} is smaller than the vocabulary ({len(self.vocab)} "
@@ -437,11 +426,11 @@ class SequenceClassifier:
         if opt not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
         return {
-            "H": _check_int("hidden_size", self.hidden_size, 1),
+            "H": check_int(self.hidden_size, "hidden_size", 1),
             "input_size": input_size,
             "optimizer": opt,
-            "epochs": _check_int("epochs", self.epochs, 1),
-            "batch_size": _check_int("batch_size", self.batch_size, 1),
+            "epochs": check_int(self.epochs, "epochs", 1),
+            "batch_size": check_int(self.batch_size, "batch_size", 1),
             "clip": _check_clip(self.clip),
             "dtype": _check_dtype(self.dtype),
         }

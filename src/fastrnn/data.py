@@ -32,19 +32,9 @@ from numbers import Real
 
 import numpy as np
 
+from ._util import check_int
+
 __all__ = ["TBPTTBatches", "as_ids", "split_ids"]
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {value!r}") from None
-    if n < 1:
-        raise ValueError(f"{name} must be >= 1, got {n}")
-    return n
 
 
 def as_ids(ids, name: str = "ids") -> np.ndarray:
@@ -175,8 +165,8 @@ class TBPTTBatches:
 
     def __init__(self, ids, batch_size: int, seq_len: int, *, drop_last: bool = False):
         arr = as_ids(ids)
-        B = _positive_int(batch_size, "batch_size")
-        S = _positive_int(seq_len, "seq_len")
+        B = check_int(batch_size, "batch_size")
+        S = check_int(seq_len, "seq_len")
         n = arr.size
         L = (n - 1) // B
         if L < 1:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import math
 import numbers
-import operator
 import signal
 import sys
 import threading
@@ -21,6 +20,7 @@ import numpy as np
 
 from . import optim
 from ._api import forward, init_params, loss_and_grads
+from ._util import check_int
 from ._validate import FLOAT_DTYPES, PARAM_KEYS
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import TBPTTBatches, as_ids
@@ -42,18 +42,6 @@ _EVAL_MAX_PROBS = 1 << 22
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
-def _int_arg(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {value!r}") from None
-    if n < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {n}")
-    return n
-
-
 def _positive_float(value, name: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {value!r}")
@@ -226,7 +214,7 @@ class LanguageModel:
         if not isinstance(vocab, Vocabulary):
             raise TypeError(f"vocab must be a fastrnn.Vocabulary, got {type(vocab).__name__}")
         self.vocab = vocab
-        self.hidden_size = _int_arg(hidden_size, "hidden_size")
+        self.hidden_size = check_int(hidden_size, "hidden_size")
         try:
             dt = np.dtype(dtype)
         except TypeError:
@@ -235,7 +223,7 @@ class LanguageModel:
             raise TypeError(f"dtype must be float32 or float64, got {dt}")
         self.dtype = dt
         if seed is not None:
-            seed = _int_arg(seed, "seed", minimum=0)
+            seed = check_int(seed, "seed", minimum=0)
         self.seed = seed
         if init_state not in INIT_STATES:
             raise ValueError(f"init_state must be one of {INIT_STATES}, got {init_state!r}")
@@ -388,17 +376,17 @@ class LanguageModel:
         if steps is not None and epochs is not None:
             raise ValueError("give steps or epochs, not both")
         if steps is not None:
-            steps = _int_arg(steps, "steps")
+            steps = check_int(steps, "steps")
         if epochs is not None:
-            epochs = _int_arg(epochs, "epochs")
-        seq_len = _int_arg(seq_len, "seq_len")
-        batch_size = _int_arg(batch_size, "batch_size")
+            epochs = check_int(epochs, "epochs")
+        seq_len = check_int(seq_len, "seq_len")
+        batch_size = check_int(batch_size, "batch_size")
         lr = _positive_float(lr, "lr")
         if clip is not None:
             clip = _positive_float(clip, "clip")
         if clip_mode not in _CLIP_MODES:
             raise ValueError(f"clip_mode must be 'norm' or 'value', got {clip_mode!r}")
-        eval_every = _int_arg(eval_every, "eval_every")
+        eval_every = check_int(eval_every, "eval_every")
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {type(callback).__name__}")
         ids = self._encode(data, "data")
@@ -517,7 +505,7 @@ class LanguageModel:
         if batch_size is None:
             batch_size = max(1, min(_EVAL_MAX_STREAMS, (n - 1) // _EVAL_MIN_STREAM))
         else:
-            batch_size = _int_arg(batch_size, "batch_size")
+            batch_size = check_int(batch_size, "batch_size")
         V = len(self.vocab)
         window = max(1, min(1024, _EVAL_MAX_PROBS // (batch_size * V)))
         batches = TBPTTBatches(ids, batch_size, window)
@@ -566,10 +554,10 @@ class LanguageModel:
             The generated text only (not the prime); at word level, tokens
             joined by single spaces.
         """
-        length = _int_arg(length, "length")
+        length = check_int(length, "length")
         _positive_float(temperature, "temperature")
         if top_k is not None:
-            top_k = _int_arg(top_k, "top_k")
+            top_k = check_int(top_k, "top_k")
         prime_ids = None
         if prime is not None:
             if not isinstance(prime, str):

@@ -22,14 +22,14 @@ import json
 import operator
 import os
 import re
-import stat
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
+
+from ._util import atomic_write
 
 __all__ = ["Vocabulary"]
 
@@ -52,20 +52,6 @@ def _check_level(level: Any) -> str:
     if level not in _LEVELS:
         raise ValueError(f"level must be 'char' or 'word', got {level!r}")
     return level
-
-
-def _process_umask() -> int:
-    """Return the current umask (best effort, without changing it if possible)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 class Vocabulary:
@@ -599,40 +585,7 @@ class Vocabulary:
                     "surrogate, which is not valid Unicode text"
                 ) from None
         data = json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        try:
-            mode = stat.S_IMODE(os.stat(path).st_mode)
-        except OSError:
-            mode = 0o666 & ~_process_umask()
-        fd, tmp = tempfile.mkstemp(
-            dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
-        )
-        try:
-            with open(fd, "w", encoding="utf-8", newline="\n") as f:
-                f.write(data)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        # Best effort: make the rename itself durable.
-        try:
-            dir_fd = os.open(directory, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(dir_fd)
-        except OSError:
-            pass
-        finally:
-            os.close(dir_fd)
+        atomic_write(path, lambda f: f.write((data + "\n").encode("utf-8")))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Vocabulary:

@@ -1,0 +1,98 @@
+"""Small helpers shared by several modules: integer-argument checks, atomic writes."""
+from __future__ import annotations
+
+import operator
+import os
+import stat
+import tempfile
+from collections.abc import Callable
+from typing import BinaryIO
+
+import numpy as np
+
+__all__ = ["check_int", "atomic_write"]
+
+
+def check_int(value, name: str, minimum: int = 1, maximum: int | None = None, *,
+              allow_bool: bool = False) -> int:
+    """`value` as an int in [minimum, maximum], or an error naming `name`.
+
+    Accepts anything with ``__index__`` (``int``, NumPy integers); rejects
+    floats, strings and, unless `allow_bool`, ``bool``/``numpy.bool_``.
+
+    Raises
+    ------
+    TypeError
+        ``"NAME must be an integer, got VALUE"``.
+    ValueError
+        ``"NAME must be >= MIN, got N"`` (or ``<= MAX``).
+    """
+    if not allow_bool and isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {value!r}") from None
+    if n < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {n}")
+    if maximum is not None and n > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {n}")
+    return n
+
+
+def _process_umask() -> int:
+    """Return the current umask (best effort, without changing it if possible)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
+    """Write a file atomically: `write(f)` fills a temporary file, which replaces `path`.
+
+    The temporary file is created in the directory of `path` (so that
+    :func:`os.replace` is a rename on one file system), flushed and fsynced
+    before the rename, and removed if anything fails, so `path` holds either
+    its old content or the complete new one.  The new file keeps the
+    permission bits of the file it replaces, or gets ``0o666 & ~umask`` (as
+    :func:`open` would give) when `path` does not exist yet.  The directory is
+    then fsynced (best effort) to make the rename durable.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = 0o666 & ~_process_umask()
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
+                               suffix=".tmp")
+    try:
+        with open(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # best effort: make the rename durable
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
