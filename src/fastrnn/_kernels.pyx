@@ -151,18 +151,19 @@ def forward(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
             _project_dense(B * T, I, H, &dense[0, 0, 0], &WaxT[0, 0], &P[0, 0, 0])
         _states(is_dense, B, T, H, pid, src, &Waa[0, 0], &ba[0], &lengths[0],
                 &Abuf[0, 0, 0])
+        # A (B, T, H), batch-major as returned; padding is already zero
         for b in range(B):
-            # probs[b] = A[b] @ Wya.T           (the T steps of sequence b: rows
-            # b of Abuf[1:], row stride B*H)
-            gemm(False, True, <int> T, <int> O, <int> H, <floating> 1.0,
-                 &Abuf[1, b, 0], <int> (B * H), &Wya[0, 0], <int> H,
-                 <floating> 0.0, &probs[b, 0, 0], <int> O)
-            _softmax_rows(lengths[b], O, &by[0], &probs[b, 0, 0])
-            if lengths[b] < T:
-                memset(&probs[b, lengths[b], 0], 0, (T - lengths[b]) * O * sizeof(floating))
             for t in range(T):
                 memcpy(&A[b, t, 0], &Abuf[t + 1, b, 0], H * sizeof(floating))
             memcpy(&a_last[b, 0], &Abuf[lengths[b], b, 0], H * sizeof(floating))
+        # probs = A @ Wya.T                 (all B*T steps in one GEMM; measured 2x
+        # faster than one GEMM per sequence at the word size)
+        gemm(False, True, <int> (B * T), <int> O, <int> H, <floating> 1.0, &A[0, 0, 0],
+             <int> H, &Wya[0, 0], <int> H, <floating> 0.0, &probs[0, 0, 0], <int> O)
+        for b in range(B):
+            _softmax_rows(lengths[b], O, &by[0], &probs[b, 0, 0])
+            if lengths[b] < T:
+                memset(&probs[b, lengths[b], 0], 0, (T - lengths[b]) * O * sizeof(floating))
 
 
 def loss_and_grads(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
