@@ -140,6 +140,18 @@ def test_learned_init_state_is_trained_and_used():
     assert not np.allclose(without[0, -1], probs[0, -1], atol=1e-6)
 
 
+def test_random_init_state_is_fixed_and_used():
+    clf, X, _ = fitted(init_state="random", epochs=3)
+    a0 = clf.a0_.copy()
+    assert a0.shape == (8,) and np.abs(a0).max() > 0.1 and np.abs(a0).max() <= 1
+    probs, _ = fastrnn.forward(clf.params_, np.asarray([X[1]]), a0=a0)
+    np.testing.assert_allclose(clf.predict_proba([X[1]])[0], probs[0, -1], atol=1e-6)
+    np.testing.assert_array_equal(clf.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(clf.a0_, a0)  # not trained
+    again, _, _ = fitted(init_state="random", epochs=3)
+    np.testing.assert_array_equal(again.a0_, a0)  # seeded
+
+
 def test_clip_none_and_other_optimizers_train():
     X, y = small_problem()
     for opt, lr in (("sgd", 0.5), ("adagrad", 0.1), ("ADAM", 1e-2)):
@@ -163,10 +175,10 @@ def test_repr_shows_non_default_parameters():
 # scikit-learn parameter protocol
 # ---------------------------------------------------------------------------
 def test_constructor_only_stores_arguments():
-    clf = SequenceClassifier(hidden_size=-5, optimizer="nope", init_state="random",
+    clf = SequenceClassifier(hidden_size=-5, optimizer="nope", init_state="noise",
                              epochs="many", dtype=np.int8, vocab=42)
     assert clf.get_params()["hidden_size"] == -5
-    assert clf.init_state == "random" and clf.vocab == 42
+    assert clf.init_state == "noise" and clf.vocab == 42
     assert not [k for k in vars(clf) if k.endswith("_")]
     X, y = small_problem()
     with pytest.raises(ValueError, match="init_state"):
@@ -398,7 +410,7 @@ def test_single_class_is_rejected():
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [
-    ({"init_state": "random"}, ValueError, r"\['zeros', 'learned'\]"),
+    ({"init_state": "noise"}, ValueError, r"\['zeros', 'random', 'learned'\]"),
     ({"hidden_size": 0}, ValueError, "hidden_size must be >= 1"),
     ({"hidden_size": 2.5}, TypeError, "hidden_size must be an integer"),
     ({"epochs": 0}, ValueError, "epochs must be >= 1"),

@@ -31,7 +31,7 @@ from .vocab import Vocabulary
 __all__ = ["SequenceClassifier", "NotFittedError"]
 
 #: Valid values of ``init_state``.
-INIT_STATES = ("zeros", "learned")
+INIT_STATES = ("zeros", "random", "learned")
 
 # Sequences per fastrnn.forward call at prediction time.
 _PREDICT_BATCH = 256
@@ -231,9 +231,11 @@ class SequenceClassifier:
     clip : float or None, default 5.0
         Maximum global L2 norm of the (batch-mean) gradient; ``None`` disables
         clipping.
-    init_state : {"zeros", "learned"}, default "zeros"
-        The initial state a<0>: zeros, or a vector of H parameters trained
-        with the weights (``a0_``).
+    init_state : {"zeros", "random", "learned"}, default "zeros"
+        The initial state a<0>: zeros; a fixed random vector drawn from
+        U(-1, 1) at fit time from `seed` (the same a<0> for training and
+        prediction, so predictions stay deterministic); or a vector of H
+        parameters trained with the weights.  Stored as ``a0_``.
     dtype : {numpy.float32, numpy.float64}, default numpy.float32
         Dtype of the parameters and of all arithmetic.
     seed : None, int or numpy.random.Generator, default None
@@ -254,7 +256,7 @@ class SequenceClassifier:
         ``"Wya"`` (n_classes, H), ``"by"`` (n_classes,), usable directly with
         :func:`fastrnn.forward`.
     a0_ : ndarray of shape (H,)
-        The initial state (zeros unless ``init_state="learned"``).
+        The initial state a<0> (see `init_state`).
     input_size_ : int
         I, the number of token ids the model accepts.
     vocab_ : Vocabulary or None
@@ -410,9 +412,7 @@ class SequenceClassifier:
         """Validate every constructor argument; return the checked values."""
         if self.init_state not in INIT_STATES:
             raise ValueError(
-                f"init_state must be one of {list(INIT_STATES)}, got {self.init_state!r}"
-                + (" (a random a<0> would make predictions random)"
-                   if self.init_state == "random" else ""))
+                f"init_state must be one of {list(INIT_STATES)}, got {self.init_state!r}")
         if self.vocab is not None and not isinstance(self.vocab, Vocabulary):
             raise TypeError(
                 f"vocab must be a fastrnn.Vocabulary or None, got {type(self.vocab).__name__}")
@@ -460,7 +460,10 @@ class SequenceClassifier:
                 _check_id_range(seqs, int(seqs.flat.max()) + 1, " inferred from X")
             input_size = int(seqs.flat.max()) + 1
         params = init_params(input_size, hp["H"], len(classes), dtype=hp["dtype"], seed=rng)
-        a0 = np.zeros(hp["H"], dtype=hp["dtype"])
+        if self.init_state == "random":
+            a0 = rng.uniform(-1.0, 1.0, hp["H"]).astype(hp["dtype"])
+        else:
+            a0 = np.zeros(hp["H"], dtype=hp["dtype"])
         trained = dict(params)
         if self.init_state == "learned":
             trained["a0"] = a0
@@ -482,7 +485,7 @@ class SequenceClassifier:
         n = len(seqs)
         order = self._rng.permutation(n) if self.shuffle else np.arange(n)
         learned = self.init_state == "learned"
-        a0 = self.a0_ if learned else None
+        a0 = None if self.init_state == "zeros" else self.a0_
         bs, clip = hp["batch_size"], hp["clip"]
         dt = self.params_["Wax"].dtype.type
         total = 0.0
