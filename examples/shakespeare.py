@@ -8,6 +8,9 @@ temperatures.
 
     PYTHONPATH=src python examples/shakespeare.py ../shared/data/tinyshakespeare.txt
     PYTHONPATH=src python examples/shakespeare.py input.txt --steps 50 --hidden 32
+
+On a machine whose cores are busy with other work, OPENBLAS_NUM_THREADS=1
+can make training many times faster (BLAS threads wait for each other).
 """
 import argparse
 import sys
