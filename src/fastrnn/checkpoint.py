@@ -49,6 +49,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -165,7 +166,7 @@ def save_checkpoint(path, params, vocab: Vocabulary, *, hyperparams=None, step: 
     missing = [k for k in PARAM_KEYS if k not in params]
     if missing:
         raise ValueError(f"params is missing {missing}")
-    entries = {
+    entries: dict[str, Any] = {
         "format": np.array(FORMAT_NAME),
         "version": np.array(FORMAT_VERSION, dtype=np.int64),
         "vocab": _json_str(vocab.to_dict(), "vocab"),
@@ -260,7 +261,9 @@ def _vocab_from(obj: dict, path: str) -> Vocabulary:
     if not isinstance(tokens, list):
         raise ValueError(f"{path!r}: the checkpoint's vocabulary has no token list")
     try:
-        return Vocabulary(tokens, level=obj.get("level"), unk_token=obj.get("unk_token"))
+        level: Any = obj.get("level")
+        unk_token: Any = obj.get("unk_token")
+        return Vocabulary(tokens, level=level, unk_token=unk_token)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path!r}: invalid vocabulary in checkpoint: {exc}") from None
 

@@ -19,6 +19,7 @@ import inspect
 import math
 import numbers
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -341,7 +342,7 @@ class SequenceClassifier:
         dict
             Parameter names mapped to their values.
         """
-        out = {}
+        out: dict[str, Any] = {}
         for name in self._get_param_names():
             value = getattr(self, name)
             if deep and hasattr(value, "get_params") and not isinstance(value, type):
@@ -473,7 +474,7 @@ class SequenceClassifier:
         self.input_size_ = input_size
         self.params_ = params
         self.a0_ = a0
-        self.loss_curve_ = []
+        self.loss_curve_: list[float] = []
         self.n_iter_ = 0
         self.t_ = 0
         self._optimizer = optimizer

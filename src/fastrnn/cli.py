@@ -18,6 +18,7 @@ import os
 import statistics
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ PROG = "fastrnn"
 #: ``fastrnn train`` defaults: about a minute on a 2-core machine with the
 #: built-in corpus (~38 ms of CPU per step), the held-out loss falling from
 #: ln(V) ~ 4.5 to ~ 1.7 nats per character.
-TRAIN_DEFAULTS = {
+TRAIN_DEFAULTS: dict[str, Any] = {
     "level": "char",
     "hidden": 256,
     "seq_len": 64,

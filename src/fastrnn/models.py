@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from typing import Literal, cast
 
 import numpy as np
 
@@ -93,7 +94,7 @@ class _Progress:
     def __init__(self, enabled: bool, start: int, total: int):
         self.enabled = enabled
         self.bar = None
-        self.postfix = {}
+        self.postfix: dict[str, str] = {}
         if not enabled:
             return
         try:
@@ -250,7 +251,8 @@ class LanguageModel:
         >>> LanguageModel.from_text("to be or not to be", 16, level="word").vocab.tokens
         ('<UNK>', 'to', 'be', 'or', 'not')
         """
-        return cls(Vocabulary.from_text(text, level=level, max_size=max_vocab),
+        return cls(Vocabulary.from_text(text, level=cast(Literal["char", "word"], level),
+                                        max_size=max_vocab),
                    hidden_size, **kwargs)
 
     def __repr__(self) -> str:

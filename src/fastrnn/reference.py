@@ -17,6 +17,8 @@ kernels are tested against them.
 """
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from . import _validate
@@ -34,7 +36,8 @@ def _input_term(b: _validate.Batch, Wax: np.ndarray, t: int) -> np.ndarray:
     """Wax x<t> for the whole batch, (H, B)."""
     if b.dense is not None:
         return Wax @ b.dense[:, t, :].T
-    return Wax[:, b.ids[:, t]]  # == Wax @ one_hot(ids[:, t]).T
+    ids = cast(np.ndarray, b.ids)  # not None when dense is
+    return Wax[:, ids[:, t]]  # == Wax @ one_hot(ids[:, t]).T
 
 
 def _run(b: _validate.Batch):

@@ -434,7 +434,7 @@ class Vocabulary:
             n = len(self._tokens)
             for pos, x in enumerate(flat):
                 if not 0 <= x < n:
-                    loc = np.unravel_index(pos, arr.shape) if arr.ndim > 1 else pos
+                    loc: Any = np.unravel_index(pos, arr.shape) if arr.ndim > 1 else pos
                     raise IndexError(
                         f"id {int(x)} at position {loc} is out of range [0, {n})"
                     )
@@ -450,7 +450,7 @@ class Vocabulary:
         if bad.any():
             flat_pos = int(np.argmax(bad.ravel()))
             value = arr.ravel()[flat_pos]
-            loc: Any = (
+            loc = (
                 tuple(int(k) for k in np.unravel_index(flat_pos, arr.shape))
                 if arr.ndim > 1
                 else flat_pos

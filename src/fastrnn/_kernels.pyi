@@ -1,0 +1,62 @@
+"""Type stubs for the compiled Cython + BLAS kernels (``_kernels.pyx``).
+
+Only :mod:`fastrnn._api` calls :func:`forward` and :func:`loss_and_grads`,
+after :mod:`fastrnn._validate` has checked every argument; nothing is checked
+again here.  Every floating array of one call has the same dtype (float32 or
+float64, Cython's ``floating`` fused type); every array is C-contiguous.
+"""
+from typing import TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+_F = TypeVar("_F", np.float32, np.float64)
+
+def forward(
+    WaxT: NDArray[_F],
+    Waa: NDArray[_F],
+    ba: NDArray[_F],
+    Wya: NDArray[_F],
+    by: NDArray[_F],
+    ids: NDArray[np.intp],
+    dense: NDArray[_F],
+    lengths: NDArray[np.intp],
+    a0: NDArray[_F],
+    probs: NDArray[_F],
+    A: NDArray[_F],
+    a_last: NDArray[_F],
+) -> None:
+    """probs (B, T, O), A (B, T, H) and a_last (B, H), written in place.
+
+    Exactly one of ids (B, T) / dense (B, T, I) is non-empty.
+    """
+
+def loss_and_grads(
+    WaxT: NDArray[_F],
+    Waa: NDArray[_F],
+    ba: NDArray[_F],
+    Wya: NDArray[_F],
+    by: NDArray[_F],
+    ids: NDArray[np.intp],
+    dense: NDArray[_F],
+    Y: NDArray[np.intp],
+    lengths: NDArray[np.intp],
+    a0: NDArray[_F],
+    dWaxT: NDArray[_F],
+    dWaa: NDArray[_F],
+    dba: NDArray[_F],
+    dWya: NDArray[_F],
+    dby: NDArray[_F],
+    da0: NDArray[_F],
+    a_last: NDArray[_F],
+) -> float:
+    """Summed cross-entropy; gradients and a_last written in place.
+
+    dWaxT is (I, H) = dWax.T.  Exactly one of ids / dense is non-empty.
+    """
+
+def _fast_tanhf(x: NDArray[np.float32]) -> None:
+    """In place x = tanh(x) with the float32 kernel approximation (for tests)."""
+
+def _fast_expf(x: NDArray[np.float32]) -> None:
+    """In place x = exp(x) with the float32 kernel approximation (for tests)."""

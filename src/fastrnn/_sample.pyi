@@ -1,0 +1,32 @@
+"""Type stubs for the compiled generation kernel (``_sample.pyx``).
+
+Only :mod:`fastrnn.sampling` calls :func:`sample`, after it has checked every
+argument; nothing is checked again here.  Every floating parameter array has
+the same dtype (float32 or float64); every array is C-contiguous.
+"""
+from typing import TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+_F = TypeVar("_F", np.float32, np.float64)
+
+def sample(
+    WaxT: NDArray[_F],
+    Waa: NDArray[_F],
+    ba: NDArray[_F],
+    Wya: NDArray[_F],
+    by: NDArray[_F],
+    prime: NDArray[np.intp],
+    a0: NDArray[_F],
+    temperature: float,
+    top_k: int,
+    stop_id: int,
+    u: NDArray[np.float64],
+    out: NDArray[np.intp],
+) -> int:
+    """Generate up to len(u) ids into out; returns how many were generated.
+
+    Feeds prime first (no draws), then draws token t with u[t].  Stops after
+    stop_id (-1: never) or len(u) tokens.  top_k = O keeps every class.
+    """
