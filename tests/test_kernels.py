@@ -188,3 +188,58 @@ def test_property_matches_reference(I, H, O, B, T, mode, dtype, seed):
     if mode in ("ignore", "all") and (np.asarray(Y) == -1).all():
         Y[0, 0] = 0
     check_against_reference(p, X, Y, a0, lengths, dtype)
+
+
+def blas_limits():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    return sorted((i["filepath"], i["num_threads"]) for i in threadpoolctl.threadpool_info()
+                  if i["user_api"] == "blas")
+
+
+def test_one_blas_thread_inside_small_steps_and_restored_after():
+    """B*H*H in the one-thread range: BLAS runs on one thread, then is restored."""
+    from fastrnn import _api
+    before = blas_limits()
+    p, X, Y, a0, lengths = make_problem("lengths", I=20, H=96, B=8, T=5, seed=31)
+    lo, hi = _api.ONE_THREAD_STEP
+    assert lo <= 8 * 96 * 96 < hi
+    seen = []
+    real = _api._kernels
+
+    class Spy:
+        def __getattr__(self, name):
+            def call(*args):
+                seen.append(max(n for _, n in blas_limits()))
+                return getattr(real, name)(*args)
+            return call
+
+    _api._kernels = Spy()
+    try:
+        fastrnn.loss_and_grads(p, X, Y, a0, lengths)
+        fastrnn.forward(p, X, a0, lengths)
+    finally:
+        _api._kernels = real
+    assert seen == [1, 1]
+    assert blas_limits() == before
+
+
+def test_threads_in_one_thread_range_match_serial_and_restore_limits():
+    before = blas_limits()
+    problems = [make_problem(m, I=20, H=96, B=8, T=6, seed=s) for s, m in enumerate(MODES)]
+    serial = [fastrnn.loss_and_grads(*pr) for pr in problems]
+    results = [None] * len(problems)
+
+    def work(i):
+        for _ in range(3):
+            results[i] = fastrnn.loss_and_grads(*problems[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(problems))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s, r in zip(serial, results):
+        assert s[0] == r[0]
+        for k in s[1]:
+            np.testing.assert_array_equal(s[1][k], r[1][k])
+    assert blas_limits() == before

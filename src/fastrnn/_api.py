@@ -6,12 +6,78 @@ Each function passes its arguments through the one validation gate
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from . import _kernels, _validate
 from ._util import check_int
 
 __all__ = ["init_params", "forward", "loss_and_grads"]
+
+#: B*H*H range of the per-step product in which the kernels run BLAS on one
+#: thread.  Below it OpenBLAS does not thread anyway; inside it, two threads
+#: meeting at every one of the T steps lose to one thread (measured with one
+#: other process on this 2-core machine, B=32 H=128: 24 ms on one thread, 295
+#: ms on two; large, B=64 H=512: 374 ms vs 6.7 s; see BENCHMARKS.md).  Above
+#: it the products are big enough that the caller's setting is kept.
+ONE_THREAD_STEP = (2**16, 2**22)
+
+
+class _OneBlasThread:
+    """Context manager: BLAS limited to one thread while any caller is inside.
+
+    Reference-counted under a lock, so concurrent Python threads neither
+    fight over the setting nor leave it changed: the original limits come
+    back when the last caller leaves.  Without threadpoolctl it does nothing.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._limiter = None
+        self._controller = None
+
+    def __enter__(self):
+        with self._lock:
+            if self._depth == 0:
+                if self._controller is None:
+                    try:
+                        from threadpoolctl import ThreadpoolController
+                        self._controller = ThreadpoolController()
+                    except Exception:  # not installed, or no BLAS found
+                        self._controller = False
+                if self._controller:
+                    self._limiter = self._controller.limit(limits=1, user_api="blas")
+            self._depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._limiter is not None:
+                self._limiter.restore_original_limits()
+                self._limiter = None
+
+
+_one_blas_thread = _OneBlasThread()
+
+
+class _NoLimit:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+_no_limit = _NoLimit()
+
+
+def _blas_threads(b: _validate.Batch):
+    lo, hi = ONE_THREAD_STEP
+    return _one_blas_thread if lo <= b.B * b.p.H * b.p.H < hi else _no_limit
+
 
 _EMPTY_IDS = np.empty((0, 0), dtype=np.intp)
 _EMPTY_DENSE = {np.dtype(np.float32): np.empty((0, 0, 0), dtype=np.float32),
@@ -139,7 +205,8 @@ def forward(params, X, a0=None, lengths=None):
     probs = np.empty((b.B, b.T, p.O), dtype=p.dtype)
     A = np.empty((b.B, b.T, p.H), dtype=p.dtype)
     a_last = np.empty((b.B, p.H), dtype=p.dtype)
-    _kernels.forward(*_kernel_inputs(b), b.lengths, b.a0, probs, A, a_last)
+    with _blas_threads(b):
+        _kernels.forward(*_kernel_inputs(b), b.lengths, b.a0, probs, A, a_last)
     return probs, A
 
 
@@ -188,6 +255,7 @@ def loss_and_grads(params, X, Y, a0=None, lengths=None):
     dby = np.empty(p.O, dtype=dt)
     da0 = np.empty((b.B, p.H), dtype=dt)
     a_last = np.empty((b.B, p.H), dtype=dt)
-    loss = _kernels.loss_and_grads(*_kernel_inputs(b), b.Y, b.lengths, b.a0,
-                                   dWaxT, dWaa, dba, dWya, dby, da0, a_last)
+    with _blas_threads(b):
+        loss = _kernels.loss_and_grads(*_kernel_inputs(b), b.Y, b.lengths, b.a0,
+                                       dWaxT, dWaa, dba, dWya, dby, da0, a_last)
     return float(loss), _validate.grads_dict(b, dWaxT, dWaa, dba, dWya, dby, da0), a_last
