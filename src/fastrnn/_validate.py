@@ -208,7 +208,9 @@ def _check_targets(Y, B: int, T: int, O: int, lengths: np.ndarray,
     if arr.dtype.kind not in "iu":
         raise TypeError(f"Y must be integer class ids (or -1 to ignore), got dtype {arr.dtype}")
     if arr.shape == (B, T):
-        vals = arr if valid is None else np.where(valid, arr, IGNORE)
+        # padding becomes IGNORE only after the cast to intp: -1 has no
+        # unsigned value (np.where(valid, uint8_Y, -1) would put 255 there)
+        vals = arr if valid is None else np.where(valid, arr, 0)
         where = "at {}"
     elif arr.shape == (B,):
         # one target per sequence, read at its last step (T_y = 1)
@@ -224,7 +226,10 @@ def _check_targets(Y, B: int, T: int, O: int, lengths: np.ndarray,
             f"Y has target {int(arr[pos])} " + where.format(list(pos) if arr.ndim == 2 else pos[0])
             + f"; targets must be in [0, {O}) or {IGNORE} to ignore (output size O={O})")
     if arr.ndim == 2:
-        return np.ascontiguousarray(vals, dtype=np.intp)
+        out = np.ascontiguousarray(vals, dtype=np.intp)
+        if valid is not None:  # out is a new array (vals came from np.where)
+            out[~valid] = IGNORE
+        return out
     full = np.full((B, T), IGNORE, dtype=np.intp)
     full[np.arange(B), lengths - 1] = vals
     return full

@@ -1,0 +1,141 @@
+"""Every kernel path once, at small sizes: the default run of tools/valgrind.sh.
+
+Not collected by a plain ``pytest`` (tools/ is not a test path); run it with
+``PYTHONPATH=src pytest tools/memcheck_cases.py``.  The tests in tests/ cover
+the same paths with more sizes and seeds, but with too many NumPy-reference
+computations for valgrind's ~30x slowdown; here each case calls a kernel on a
+few elements and checks the result against fastrnn.reference once.
+
+Paths: token ids and dense inputs; full length and padded (lengths); ignored
+targets and one target per sequence; a0 given (B, H) and shared (H,); fewer
+than 4 rows (one gemv per row) and 4 or more (gemm) in the recurrence; H = 1;
+float32 and float64; the BLAS wrappers in all four transposes; the float32
+tanh/exp row operations on odd lengths (vector loop and remainder); sampling
+with prime, a0, temperature, top_k, stop_id, length 0 and NaN parameters.
+
+Memcheck reports an uninitialised value only where it decides a branch, an
+address or a system call, which for a kernel output left unwritten is some
+later comparison deep in NumPy, with no fastrnn frame in the stack.  So every
+output is also written to /dev/null (`defined`): write(2) of uninitialised
+bytes is reported as such, and tools/valgrind.sh counts it as a finding.
+"""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import fastrnn
+from fastrnn import reference
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+from problems import MODES, make_problem  # noqa: E402
+
+try:
+    from fastrnn import sampling
+except ImportError:
+    sampling = None
+
+DTYPES = [np.float64, np.float32]
+_DEVNULL = os.open(os.devnull, os.O_WRONLY)
+
+
+def defined(*arrays):
+    """Under valgrind, an error here means a kernel left part of an output unwritten."""
+    for a in arrays:
+        os.write(_DEVNULL, np.ascontiguousarray(a).tobytes())
+
+TOL = {np.float64: 1e-10, np.float32: 1e-4}
+
+
+def rel(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30)
+
+
+def up(p):
+    return {k: v.astype(np.float64) for k, v in p.items()}
+
+
+def check(p, X, Y, a0, lengths, dtype):
+    loss, grads, a_last = fastrnn.loss_and_grads(p, X, Y, a0, lengths)
+    probs, A = fastrnn.forward(p, X, a0, lengths)
+    defined(np.float64(loss), a_last, probs, A, *grads.values())
+    Xr = X.astype(np.float64) if X.dtype.kind == "f" else X
+    a0r = None if a0 is None else np.asarray(a0, np.float64)
+    rloss, rgrads, ra_last = reference.loss_and_grads(up(p), Xr, Y, a0r, lengths)
+    rprobs, rA = reference.forward(up(p), Xr, a0r, lengths)
+    tol = TOL[dtype]
+    assert abs(loss - rloss) <= tol * abs(rloss)
+    for k in rgrads:
+        assert rel(grads[k], rgrads[k]) <= tol, k
+    assert rel(a_last, ra_last) <= tol and rel(probs, rprobs) <= tol and rel(A, rA) <= tol
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", MODES)
+def test_every_mode(mode, dtype):
+    check(*make_problem(mode, I=5, H=3, O=4, B=5, T=4, dtype=dtype, seed=1), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("I,H,O,B,T", [(1, 1, 1, 1, 1), (2, 1, 3, 4, 3), (3, 6, 2, 2, 7)])
+@pytest.mark.parametrize("mode", ["steps", "all", "many_to_one"])
+def test_edge_shapes(I, H, O, B, T, mode, dtype):
+    check(*make_problem(mode, I=I, H=H, O=O, B=B, T=T, dtype=dtype, seed=T), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_gemm(ta, tb, dtype):
+    from fastrnn._blas import gemm_
+    rng = np.random.default_rng(0)
+    m, n, k = 3, 5, 2
+    A = rng.normal(size=(k, m) if ta else (m, k)).astype(dtype)
+    Bm = rng.normal(size=(n, k) if tb else (k, n)).astype(dtype)
+    C = rng.normal(size=(m, n)).astype(dtype)
+    want = 2 * ((A.T if ta else A) @ (Bm.T if tb else Bm)) + 0.5 * C
+    gemm_(ta, tb, dtype(2), A, Bm, dtype(0.5), C)
+    defined(C)
+    np.testing.assert_allclose(C, want, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+@pytest.mark.parametrize("n", [1, 7, 13])
+def test_rowops(n):
+    kernels = pytest.importorskip("fastrnn._kernels")
+    if not hasattr(kernels, "_fast_tanhf"):
+        pytest.skip("no float32 row operations in this build")
+    x = np.linspace(-100, 100, n, dtype=np.float32)
+    x[0] = np.nan
+    for f in (kernels._fast_tanhf, kernels._fast_expf):
+        y = x.copy()
+        f(y)
+        defined(y)
+        assert np.isnan(y[0])
+
+
+SAMPLE_CASES = [
+    {"prime": [1, 2, 0], "a0": "random"}, {"temperature": 0.3, "top_k": 1},
+    {"top_k": 3, "stop_id": 2, "temperature": 5.0}, {"prime": [4], "length": 0},
+    {"nan": "Wya"}, {"nan": "Waa", "top_k": 2},
+]
+
+
+@pytest.mark.skipif(sampling is None, reason="fastrnn.sampling is not available")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", SAMPLE_CASES, ids=str)
+def test_sample(case, dtype):
+    p = fastrnn.init_params(6, 4, dtype=dtype, seed=1)
+    kw = dict(case)
+    length = kw.pop("length", 12)
+    if kw.get("a0") == "random":
+        kw["a0"] = np.random.default_rng(0).uniform(-1, 1, 4).astype(dtype)
+    key = kw.pop("nan", None)
+    if key:
+        p[key].flat[0] = np.nan
+    ids = sampling.sample(p, length, seed=3, **kw)
+    defined(ids)
+    assert len(ids) <= length and ((ids >= 0) & (ids < 6)).all()
+    if key is None:
+        np.testing.assert_array_equal(ids, reference.sample(p, length, seed=3, **kw))
