@@ -3,7 +3,7 @@ import threading
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 import fastrnn
 from fastrnn import reference
@@ -187,6 +187,14 @@ def test_property_matches_reference(I, H, O, B, T, mode, dtype, seed):
                                         seed=seed)
     if mode in ("ignore", "all") and (np.asarray(Y) == -1).all():
         Y[0, 0] = 0
+    if dtype == np.float32:
+        # float32 stores a saturated a<t> = 0.99999... to 6e-8, so 1 - a^2 (the
+        # BPTT factor) then carries a relative error of 6e-8 / (1 - a^2) in ANY
+        # float32 implementation; with H = 1 it is the whole gradient.  Compare
+        # float32 where float32 can hold the answer to 1e-4: |a| < 0.999.
+        _, A = reference.forward(up(p), up_x(X), None if a0 is None else
+                                 np.asarray(a0, np.float64), lengths)
+        assume(np.abs(A).max() < 0.999)
     check_against_reference(p, X, Y, a0, lengths, dtype)
 
 

@@ -125,10 +125,9 @@ def test_non_finite_inputs_in_padding_change_nothing(value, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("key,value", [
     ("Wax", np.inf), ("Wax", -np.inf), ("ba", np.inf), ("Wya", np.inf),
-    pytest.param("Waa", np.inf, marks=pytest.mark.xfail(strict=True, reason=(
-        "BPTT computes dnext = dz @ Waa over the whole batch, padded rows (dz = 0) "
-        "included: 0 * inf = NaN lands in a padded sequence's dnext and reaches its "
-        "last real step; the reference carries da through padding instead"))),
+    # regression: dnext = dz @ Waa over padded rows (dz = 0) was 0 * inf = NaN
+    # and reached the sequence's last real step
+    ("Waa", np.inf),
 ])
 def test_padding_never_contributes_non_finite(key, value, dtype):
     """A padded batch gives the sum of its sequences run one by one, trimmed to

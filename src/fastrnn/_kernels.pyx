@@ -224,11 +224,17 @@ def loss_and_grads(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
         for t in range(T - 1, -1, -1):
             for b in range(B):
                 dz = &dZ[t * B + b, 0]
-                if t < lengths[b]:
+                if t + 1 < lengths[b]:
                     a = &Abuf[t + 1, b, 0]
                     for j in range(H):
                         # dz<t> = (dA<t> + dnext) * (1 - a<t>^2)
                         dz[j] = (dz[j] + dnext[b * H + j]) * (1 - a[j] * a[j])
+                elif t < lengths[b]:
+                    # last step of sequence b: nothing flows back from padding
+                    # (dnext there is 0 @ Waa, NaN when Waa holds an inf)
+                    a = &Abuf[t + 1, b, 0]
+                    for j in range(H):
+                        dz[j] = dz[j] * (1 - a[j] * a[j])
                 else:
                     memset(dz, 0, H * sizeof(floating))
             # dnext = dz<t> @ Waa

@@ -88,7 +88,10 @@ def check_sample(params, length, prime=None, a0=None, temperature=1.0, top_k=Non
         a = _validate._as_float(a0, "a0", p.dtype, 1)
     if isinstance(temperature, (bool, np.bool_)) or not isinstance(temperature, numbers.Real):
         raise TypeError(f"temperature must be a real number, got {temperature!r}")
-    temp = float(temperature)
+    try:
+        temp = float(temperature)
+    except OverflowError:  # an int beyond float range
+        raise ValueError(f"temperature must be finite and > 0, got {temperature}") from None
     if not (math.isfinite(temp) and temp > 0):
         raise ValueError(f"temperature must be finite and > 0, got {temp}")
     if top_k is None:
