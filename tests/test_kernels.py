@@ -157,14 +157,13 @@ def test_padding_values_are_ignored():
         np.testing.assert_array_equal(out[1][k], base[1][k])
 
 
-def test_threads_match_serial():
-    problems = [make_problem(m, I=30, H=40, B=8, T=20, seed=s, dtype=np.float64)
-                for s, m in enumerate(MODES)]
+def assert_threads_match_serial(problems, repeats):
+    """Each problem run `repeats` times in its own thread equals the serial run."""
     serial = [fastrnn.loss_and_grads(*pr) for pr in problems]
     results = [None] * len(problems)
 
     def work(i):
-        for _ in range(5):
+        for _ in range(repeats):
             results[i] = fastrnn.loss_and_grads(*problems[i])
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(problems))]
@@ -176,6 +175,11 @@ def test_threads_match_serial():
         assert s[0] == r[0]
         for k in s[1]:
             np.testing.assert_array_equal(s[1][k], r[1][k])
+
+
+def test_threads_match_serial():
+    assert_threads_match_serial([make_problem(m, I=30, H=40, B=8, T=20, seed=s)
+                                 for s, m in enumerate(MODES)], repeats=5)
 
 
 @settings(max_examples=60, deadline=None)
@@ -233,21 +237,6 @@ def test_one_blas_thread_inside_small_steps_and_restored_after():
 
 def test_threads_in_one_thread_range_match_serial_and_restore_limits():
     before = blas_limits()
-    problems = [make_problem(m, I=20, H=96, B=8, T=6, seed=s) for s, m in enumerate(MODES)]
-    serial = [fastrnn.loss_and_grads(*pr) for pr in problems]
-    results = [None] * len(problems)
-
-    def work(i):
-        for _ in range(3):
-            results[i] = fastrnn.loss_and_grads(*problems[i])
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(problems))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for s, r in zip(serial, results):
-        assert s[0] == r[0]
-        for k in s[1]:
-            np.testing.assert_array_equal(s[1][k], r[1][k])
+    assert_threads_match_serial([make_problem(m, I=20, H=96, B=8, T=6, seed=s)
+                                 for s, m in enumerate(MODES)], repeats=3)
     assert blas_limits() == before
