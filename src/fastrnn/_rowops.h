@@ -110,33 +110,22 @@ FR_MAX(float, fr_max_f)
 FR_MAX(double, fr_max_d)
 
 /* z[j] = exp(z[j] - m); returns the sum, accumulated in double */
-static inline double fr_exp_shift_sum_f(float *restrict z, float m, ptrdiff_t n)
-{
-    for (ptrdiff_t j = 0; j < n; j++)
-        z[j] = fr_expf(z[j] - m);
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    ptrdiff_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        s0 += z[j]; s1 += z[j + 1]; s2 += z[j + 2]; s3 += z[j + 3];
-    }
-    for (; j < n; j++)
-        s0 += z[j];
-    return (s0 + s1) + (s2 + s3);
+#define FR_EXP_SHIFT_SUM(T, SUF, EXP)                                        \
+static inline double fr_exp_shift_sum_##SUF(T *restrict z, T m, ptrdiff_t n) \
+{                                                                            \
+    for (ptrdiff_t j = 0; j < n; j++)                                        \
+        z[j] = EXP(z[j] - m);                                                \
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                   \
+    ptrdiff_t j = 0;                                                         \
+    for (; j + 4 <= n; j += 4) {                                             \
+        s0 += z[j]; s1 += z[j + 1]; s2 += z[j + 2]; s3 += z[j + 3];          \
+    }                                                                        \
+    for (; j < n; j++)                                                       \
+        s0 += z[j];                                                          \
+    return (s0 + s1) + (s2 + s3);                                            \
 }
-
-static inline double fr_exp_shift_sum_d(double *restrict z, double m, ptrdiff_t n)
-{
-    for (ptrdiff_t j = 0; j < n; j++)
-        z[j] = exp(z[j] - m);
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    ptrdiff_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        s0 += z[j]; s1 += z[j + 1]; s2 += z[j + 2]; s3 += z[j + 3];
-    }
-    for (; j < n; j++)
-        s0 += z[j];
-    return (s0 + s1) + (s2 + s3);
-}
+FR_EXP_SHIFT_SUM(float, f, fr_expf)
+FR_EXP_SHIFT_SUM(double, d, exp)
 
 /* Row of logits z (without bias) -> softmax(z + b), in place. */
 #define FR_SOFTMAX(T, SUF)                                                   \

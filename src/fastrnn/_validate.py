@@ -78,11 +78,6 @@ class Batch(NamedTuple):
     a0_shape: tuple
     B: int
     T: int
-    full: bool  # every sequence has length T
-
-
-def _dtype_name(a) -> str:
-    return str(np.asarray(a).dtype) if not isinstance(a, np.ndarray) else str(a.dtype)
 
 
 def _as_array(value, name: str) -> np.ndarray:
@@ -281,12 +276,11 @@ def check_batch(params, X, Y=None, a0=None, lengths=None, *, need_Y=False) -> Ba
     if lengths is None:
         L = np.empty(B, dtype=np.intp)
         L.fill(T)
-        full = True
         valid = None
     else:
         L = _check_lengths(lengths, B, T)
-        full = bool((L == T).all())
-        valid = None if full else (np.arange(T)[None, :] < L[:, None])
+        # all full length: no padding to neutralise
+        valid = None if (L == T).all() else (np.arange(T)[None, :] < L[:, None])
 
     if dense_in:
         dense = np.ascontiguousarray(Xa, dtype=dtype)
@@ -317,7 +311,7 @@ def check_batch(params, X, Y=None, a0=None, lengths=None, *, need_Y=False) -> Ba
         if a0c.ndim == 1:
             a0c = np.ascontiguousarray(np.broadcast_to(a0c, (B, H)))
     return Batch(p=_materialize(arrs), ids=ids, dense=dense, Y=Yc, lengths=L, a0=a0c, a0_shape=a0_shape,
-                 B=B, T=T, full=full)
+                 B=B, T=T)
 
 
 def grads_dict(batch: Batch, dWaxT, dWaa, dba, dWya, dby, da0) -> dict:
