@@ -64,9 +64,27 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
     permission bits of the file it replaces, or gets ``0o666 & ~umask`` (as
     :func:`open` would give) when `path` does not exist yet.  The directory is
     then fsynced (best effort) to make the rename durable.
+
+    Raises
+    ------
+    FileNotFoundError
+        For an empty path or one whose directory does not exist (naming
+        `path`, not the temporary file).
+    IsADirectoryError
+        If `path` is a directory.
+    OSError
+        For any other failure to write; `path` is left as it was.
     """
     path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not path:
+        raise FileNotFoundError("cannot write to an empty path")
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):  # else mkstemp's error would name the temporary file
+        raise FileNotFoundError(f"cannot write {path!r}: directory {directory!r} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot write {path!r}: it is a directory")
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except OSError:

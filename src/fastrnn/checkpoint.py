@@ -53,8 +53,8 @@ from typing import Any
 
 import numpy as np
 
-from ._util import atomic_write
-from ._validate import FLOAT_DTYPES, PARAM_KEYS
+from ._util import atomic_write, check_int
+from ._validate import FLOAT_DTYPES, PARAM_KEYS, check_params
 from .vocab import FORMAT_NAME as VOCAB_FORMAT_NAME
 from .vocab import FORMAT_VERSION as VOCAB_FORMAT_VERSION
 from .vocab import Vocabulary
@@ -158,20 +158,38 @@ def save_checkpoint(path, params, vocab: Vocabulary, *, hyperparams=None, step: 
     ------
     TypeError
         For a value that cannot be stored without pickle; nothing is written.
+    ValueError
+        For parameters :func:`load_checkpoint` would refuse (missing keys,
+        mixed dtypes, inconsistent shapes, sizes other than the vocabulary's),
+        a negative `step` or an `a0` unlike the parameters; nothing is written.
     OSError
         If the directory is not writable; the target is left untouched.
     """
     if not isinstance(vocab, Vocabulary):
         raise TypeError(f"vocab must be a Vocabulary, got {type(vocab).__name__}")
+    # what load_checkpoint would refuse is refused here, before anything is written
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
     missing = [k for k in PARAM_KEYS if k not in params]
     if missing:
         raise ValueError(f"params is missing {missing}")
+    p = check_params({k: params[k] for k in PARAM_KEYS})  # other keys are not stored
+    V = len(vocab)
+    if p.I != V or p.O != V:
+        raise ValueError(f"params have input size I={p.I} and output size O={p.O}, but the "
+                         f"vocabulary has {V} tokens; a language model needs I = O = {V}")
+    step = check_int(step, "step", minimum=0)
+    if a0 is not None:
+        a0 = np.asarray(a0)
+        if a0.shape != (p.H,) or a0.dtype != p.dtype:
+            raise ValueError(f"a0 has shape {a0.shape} dtype {a0.dtype}; expected "
+                             f"({p.H},) {p.dtype} (the parameters' hidden size and dtype)")
     entries: dict[str, Any] = {
         "format": np.array(FORMAT_NAME),
         "version": np.array(FORMAT_VERSION, dtype=np.int64),
         "vocab": _json_str(vocab.to_dict(), "vocab"),
         "hyperparams": _json_str({} if hyperparams is None else dict(hyperparams), "hyperparams"),
-        "step": np.array(int(step), dtype=np.int64),
+        "step": np.array(step, dtype=np.int64),
         "meta": _json_str({} if meta is None else dict(meta), "meta"),
     }
     for k in PARAM_KEYS:

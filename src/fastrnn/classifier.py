@@ -60,6 +60,20 @@ def _check_dtype(dtype) -> np.dtype:
     return dt
 
 
+def _check_seed(seed):
+    """None, a non-negative int, or a NumPy generator (what default_rng takes)."""
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.BitGenerator,
+                                         np.random.SeedSequence)):
+        return seed
+    return check_int(seed, "seed", minimum=0)
+
+
+def _check_bool(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
 def _check_clip(clip) -> float | None:
     if clip is None:
         return None
@@ -69,6 +83,16 @@ def _check_clip(clip) -> float | None:
     if not (math.isfinite(c) and c > 0):
         raise ValueError(f"clip must be a positive finite number or None, got {clip!r}")
     return c
+
+
+def _check_unsigned(a: np.ndarray, where: str) -> None:
+    """An unsigned id beyond intp would wrap to a negative one in the cast."""
+    big = np.iinfo(np.intp).max
+    if a.dtype.kind == "u" and a.size and a.max() > big:
+        pos = tuple(int(i) for i in np.argwhere(a > big)[0])
+        at = pos[0] if len(pos) == 1 else list(pos)
+        raise FastRNNIndexError(f"{where} has token id {int(a[pos])} at position {at}; "
+                                f"ids must be in [0, input_size)")
 
 
 # ---------------------------------------------------------------------------
@@ -123,6 +147,7 @@ def _sequences_from_ids(X) -> _Sequences:
             raise ValueError("X is empty; at least one sequence is required")
         if T == 0:
             raise ValueError("X[0] is an empty sequence; every sequence needs >= 1 token")
+        _check_unsigned(X, "X")
         flat = np.ascontiguousarray(X, dtype=np.intp).reshape(-1)
         return _Sequences(flat, np.arange(n, dtype=np.intp) * T, np.full(n, T, dtype=np.intp))
     if isinstance(X, (str, bytes)):
@@ -150,6 +175,7 @@ def _sequences_from_ids(X) -> _Sequences:
             raise ValueError(f"X[{i}] is an empty sequence; every sequence needs >= 1 token")
         if a.dtype.kind not in "iu":
             raise TypeError(f"X[{i}] has dtype {a.dtype}; token ids must be integers")
+        _check_unsigned(a, f"X[{i}]")
         arrays.append(a)
     return _from_arrays(arrays)
 
@@ -426,6 +452,10 @@ class SequenceClassifier:
         opt = self.optimizer.lower() if isinstance(self.optimizer, str) else self.optimizer
         if opt not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
+        _check_seed(self.seed)
+        _check_bool(self.shuffle, "shuffle")
+        if not isinstance(self.verbose, (bool, np.bool_)):
+            check_int(self.verbose, "verbose", 0)
         return {
             "H": check_int(self.hidden_size, "hidden_size", 1),
             "input_size": input_size,
@@ -448,7 +478,23 @@ class SequenceClassifier:
             raise ValueError(
                 f"X and y have inconsistent numbers of samples: {n} sequences, "
                 f"{y_arr.shape[0]} labels")
+        if y_arr.dtype.kind in "fc" and not np.isfinite(y_arr).all():
+            pos = int(np.flatnonzero(~np.isfinite(y_arr))[0])
+            raise ValueError(f"y has the label {y_arr[pos]!r} at [{pos}]; labels must "
+                             "be finite (NaN and infinity are not classes)")
         return y_arr
+
+    @staticmethod
+    def _unique(labels: np.ndarray, name: str, return_inverse: bool = False) -> Any:
+        """np.unique, with an error naming `name` for labels that cannot be sorted."""
+        try:
+            if return_inverse:
+                return np.unique(labels, return_inverse=True)
+            return np.unique(labels)
+        except TypeError as exc:
+            raise TypeError(f"{name} holds labels that cannot be sorted against each "
+                            f"other ({exc}); use labels of one type, e.g. ints or str"
+                            ) from None
 
     def _initialize(self, hp: dict, seqs: _Sequences, classes: np.ndarray, rng) -> None:
         """Fresh parameters, optimizer and fitted attributes (all or nothing)."""
@@ -550,7 +596,7 @@ class SequenceClassifier:
         hp = self._check_hyperparameters()
         seqs = self._sequences(X, self.vocab)
         y_arr = self._check_y(y, len(seqs))
-        classes, y_idx = np.unique(y_arr, return_inverse=True)
+        classes, y_idx = self._unique(y_arr, "y", return_inverse=True)
         if classes.shape[0] < 2:
             raise ValueError(
                 "SequenceClassifier needs samples of at least 2 classes in the data, "
@@ -594,8 +640,12 @@ class SequenceClassifier:
         seqs = self._sequences(X, vocab)
         y_arr = self._check_y(y, len(seqs))
         if first:
-            all_classes = np.unique(np.asarray(classes))
-            if all_classes.ndim != 1 or all_classes.shape[0] < 2:
+            classes_arr = np.asarray(classes)
+            if classes_arr.ndim != 1:
+                raise ValueError(f"classes must be 1-d (a list of labels), got shape "
+                                 f"{classes_arr.shape}")
+            all_classes = self._unique(classes_arr, "classes")
+            if all_classes.shape[0] < 2:
                 raise ValueError(
                     f"classes must list at least 2 distinct labels, got {classes!r}")
         else:
@@ -605,7 +655,11 @@ class SequenceClassifier:
                 raise ValueError(
                     f"classes={classes!r} is not the same as on the first call to "
                     f"partial_fit ({all_classes!r})")
-        y_idx = np.searchsorted(all_classes, y_arr)
+        try:
+            y_idx = np.searchsorted(all_classes, y_arr)
+        except TypeError:  # labels of another type than the classes
+            raise TypeError(f"y has labels of dtype {y_arr.dtype}, which cannot be compared "
+                            f"with the classes {all_classes!r}") from None
         np.minimum(y_idx, all_classes.shape[0] - 1, out=y_idx)
         unknown = all_classes[y_idx] != y_arr
         if unknown.any():

@@ -349,10 +349,17 @@ def _cmd_train(args) -> int:
     else:
         level = args.level or d["level"]
         max_vocab = args.max_vocab or (_WORD_MAX_VOCAB if level == "word" else None)
-        model = LanguageModel.from_text(
-            text, args.hidden or d["hidden"], level=level, max_vocab=max_vocab,
-            dtype=args.dtype or d["dtype"], seed=args.seed,
-            init_state=args.init_state or d["init_state"])
+        hidden = args.hidden or d["hidden"]
+        try:
+            model = LanguageModel.from_text(
+                text, hidden, level=level, max_vocab=max_vocab,
+                dtype=args.dtype or d["dtype"], seed=args.seed,
+                init_state=args.init_state or d["init_state"])
+        except ValueError as exc:  # a size beyond BLAS's 32-bit integers
+            raise CLIError(f"argument --hidden: {exc}") from None
+        except MemoryError:
+            raise CLIError(f"argument --hidden: not enough memory for a model with "
+                           f"{hidden} hidden units") from None
 
     def pick(name):
         value = getattr(args, name)
@@ -455,8 +462,12 @@ def _cmd_sample(args) -> int:
         raise CLIError(f"argument --stop: {args.stop!r} is not a token of the model's "
                        "vocabulary")
     prime = args.prime if args.prime else _line_start(model.vocab)
-    text = model.sample(args.length, prime=prime, temperature=args.temperature,
-                        top_k=args.top_k, seed=args.seed, stop=args.stop)
+    try:
+        text = model.sample(args.length, prime=prime, temperature=args.temperature,
+                            top_k=args.top_k, seed=args.seed, stop=args.stop)
+    except MemoryError:
+        raise CLIError(f"argument --length: not enough memory for {args.length} "
+                       "tokens") from None
     sys.stdout.write(_join(args.prime, text, model.vocab.level) + "\n")
     sys.stdout.flush()
     return 0

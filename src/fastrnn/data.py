@@ -33,6 +33,7 @@ from numbers import Real
 import numpy as np
 
 from ._util import check_int
+from ._validate import FastRNNIndexError
 
 __all__ = ["TBPTTBatches", "as_ids", "split_ids"]
 
@@ -45,10 +46,16 @@ def as_ids(ids, name: str = "ids") -> np.ndarray:
     TypeError
         If `ids` is not an integer array (floats and bools are rejected).
     ValueError
-        If `ids` is not 1-d or holds a negative id.
+        If `ids` is not 1-d or holds a negative id (or an unsigned one
+        beyond ``np.intp``); out-of-range ids are a
+        :class:`fastrnn.FastRNNIndexError`, both a ValueError and an IndexError.
     """
     is_array = isinstance(ids, np.ndarray)
-    arr = np.asarray(ids)
+    try:
+        arr = np.asarray(ids)
+    except (TypeError, ValueError) as exc:  # ragged nested lists
+        raise TypeError(f"{name} could not be converted to an array of token ids: "
+                        f"{exc}") from None
     if not is_array and arr.size == 0:
         arr = arr.astype(np.intp)  # [] -> float64 otherwise
     if arr.dtype.kind not in "iu":
@@ -57,7 +64,13 @@ def as_ids(ids, name: str = "ids") -> np.ndarray:
         raise ValueError(f"{name} must be a 1-d sequence of token ids, got shape {arr.shape}")
     if arr.size and arr.min() < 0:
         pos = int(np.argmax(arr < 0))
-        raise ValueError(f"{name} has a negative id {int(arr[pos])} at [{pos}]")
+        raise FastRNNIndexError(f"{name} has a negative id {int(arr[pos])} at [{pos}]")
+    # an unsigned id beyond intp would wrap around to a negative one in the cast
+    big = np.iinfo(np.intp).max
+    if arr.size and arr.dtype.kind == "u" and arr.max() > big:
+        pos = int(np.argmax(arr > big))
+        raise FastRNNIndexError(f"{name} has token id {int(arr[pos])} at [{pos}], "
+                         f"beyond the largest id an index can hold ({big})")
     return np.ascontiguousarray(arr, dtype=np.intp)
 
 
@@ -164,6 +177,8 @@ class TBPTTBatches:
     """
 
     def __init__(self, ids, batch_size: int, seq_len: int, *, drop_last: bool = False):
+        if not isinstance(drop_last, (bool, np.bool_)):
+            raise TypeError(f"drop_last must be a bool, got {drop_last!r}")
         arr = as_ids(ids)
         B = check_int(batch_size, "batch_size")
         S = check_int(seq_len, "seq_len")
@@ -204,6 +219,8 @@ class TBPTTBatches:
 
     def __getitem__(self, k) -> tuple[np.ndarray, np.ndarray]:
         """Window `k` as ``(X, Y)``, each (B, T) with T = seq_len except maybe last."""
+        if isinstance(k, (bool, np.bool_)):
+            raise TypeError(f"window index must be an integer, got {k!r}")
         try:
             k = operator.index(k)
         except TypeError:

@@ -22,7 +22,7 @@ import numpy as np
 from . import optim
 from ._api import forward, init_params, loss_and_grads
 from ._util import check_int
-from ._validate import FLOAT_DTYPES, PARAM_KEYS
+from ._validate import FLOAT_DTYPES, PARAM_KEYS, FastRNNIndexError
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import TBPTTBatches, as_ids
 from .sampling import sample as sample_ids
@@ -270,8 +270,8 @@ class LanguageModel:
             V = len(self.vocab)
             if ids.size and ids.max() >= V:
                 pos = int(np.argmax(ids >= V))
-                raise ValueError(f"{name} has token id {int(ids[pos])} at [{pos}]; "
-                                 f"the vocabulary size is {V}")
+                raise FastRNNIndexError(f"{name} has token id {int(ids[pos])} at [{pos}]; "
+                                        f"the vocabulary size is {V}")
         if ids.size < 2:
             raise ValueError(f"{name} has {ids.size} token(s); at least 2 are needed "
                              "(one input and the token it predicts)")
@@ -391,6 +391,8 @@ class LanguageModel:
         eval_every = check_int(eval_every, "eval_every")
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        if not isinstance(progress, (bool, np.bool_)):
+            raise TypeError(f"progress must be a bool, got {progress!r}")
         ids = self._encode(data, "data")
         val = None if val_data is None else self._encode(val_data, "val_data")
         batches = TBPTTBatches(ids, batch_size, seq_len)
@@ -560,6 +562,8 @@ class LanguageModel:
         _positive_float(temperature, "temperature")
         if top_k is not None:
             top_k = check_int(top_k, "top_k")
+        if seed is not None:
+            seed = check_int(seed, "seed", minimum=0)
         prime_ids = None
         if prime is not None:
             if not isinstance(prime, str):

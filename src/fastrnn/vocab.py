@@ -419,7 +419,10 @@ class Vocabulary:
     def _as_ids(self, ids: ArrayLike, what: str) -> np.ndarray:
         """Validate integer ids in range; return them as an intp array."""
         is_array = isinstance(ids, np.ndarray)
-        arr = np.asarray(ids)
+        try:
+            arr = np.asarray(ids)
+        except (TypeError, ValueError) as exc:  # ragged nested lists
+            raise TypeError(f"{what} ids could not be converted to an array: {exc}") from None
         if not is_array and arr.size == 0:
             # e.g. [] -> float64 array; an empty list is a valid id sequence.
             return np.zeros(arr.shape, dtype=np.intp)
