@@ -4,6 +4,10 @@ Environment switches:
     FASTRNN_DEBUG_CYTHON=1  compile with Cython's boundscheck, wraparound and
                             initializedcheck on (the debug CI run).
     FASTRNN_ASAN=1          compile with -fsanitize=address (see tools/).
+    FASTRNN_NO_CLONES=1     compile only the baseline (SSE2) code of the row
+                            functions, not also the AVX2/FMA clone that an
+                            AVX2 machine runs (set by the debug build, so CI
+                            tests both; see _rowops.h).
     FASTRNN_ONLY=a,b        build only these extensions (e.g. _sample), for
                             working on one kernel without rebuilding the rest.
 """
@@ -28,6 +32,9 @@ directives = {
 compile_args = ["-fno-trapping-math"]
 compile_args += ["-O3"] if not (DEBUG or ASAN) else ["-O1", "-g"]
 link_args = []
+macros = []
+if DEBUG or os.environ.get("FASTRNN_NO_CLONES") == "1":
+    macros.append(("FASTRNN_NO_CLONES", "1"))
 if ASAN:
     compile_args += ["-fsanitize=address", "-fno-omit-frame-pointer"]
     link_args += ["-fsanitize=address"]
@@ -40,6 +47,7 @@ def ext(name):
         include_dirs=["src/fastrnn"],
         extra_compile_args=compile_args,
         extra_link_args=link_args,
+        define_macros=macros,
     )
 
 

@@ -29,8 +29,9 @@ cdef extern from "_rowops.h" nogil:
     void fr_softmax_d(double* z, const double* b, Py_ssize_t n)
     double fr_softmax_xent_f(float* z, const float* b, Py_ssize_t n, Py_ssize_t y)
     double fr_softmax_xent_d(double* z, const double* b, Py_ssize_t n, Py_ssize_t y)
-    float fr_tanhf(float x)
-    float fr_expf(float x)
+    void fr_dtanh_f(float* dz, const float* dn, const float* a, Py_ssize_t n)
+    void fr_dtanh_d(double* dz, const double* dn, const double* a, Py_ssize_t n)
+    void fr_exp_f(float* z, Py_ssize_t n)
 
 
 cdef inline void _bias_tanh(floating* c, const floating* b, Py_ssize_t n) noexcept nogil:
@@ -38,6 +39,14 @@ cdef inline void _bias_tanh(floating* c, const floating* b, Py_ssize_t n) noexce
         fr_bias_tanh_f(c, b, n)
     else:
         fr_bias_tanh_d(c, b, n)
+
+
+cdef inline void _dtanh(floating* dz, const floating* dn, const floating* a,
+                        Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fr_dtanh_f(dz, dn, a, n)
+    else:
+        fr_dtanh_d(dz, dn, a, n)
 
 
 cdef inline void _softmax(floating* z, const floating* b, Py_ssize_t n) noexcept nogil:
@@ -191,9 +200,8 @@ def loss_and_grads(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
     cdef const Py_ssize_t* pid = NULL if is_dense else &ids[0, 0]
     cdef const floating* src = &P[0, 0, 0] if is_dense else &WaxT[0, 0]
     cdef floating* dz
-    cdef const floating* a
     cdef floating* dnext = &da0[0, 0]
-    cdef Py_ssize_t b, t, j, r
+    cdef Py_ssize_t b, t, r
     cdef double loss
     with nogil:
         # ---- forward
@@ -225,16 +233,12 @@ def loss_and_grads(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
             for b in range(B):
                 dz = &dZ[t * B + b, 0]
                 if t + 1 < lengths[b]:
-                    a = &Abuf[t + 1, b, 0]
-                    for j in range(H):
-                        # dz<t> = (dA<t> + dnext) * (1 - a<t>^2)
-                        dz[j] = (dz[j] + dnext[b * H + j]) * (1 - a[j] * a[j])
+                    # dz<t> = (dA<t> + dnext) * (1 - a<t>^2)
+                    _dtanh(dz, dnext + b * H, &Abuf[t + 1, b, 0], H)
                 elif t < lengths[b]:
                     # last step of sequence b: nothing flows back from padding
                     # (dnext there is 0 @ Waa, NaN when Waa holds an inf)
-                    a = &Abuf[t + 1, b, 0]
-                    for j in range(H):
-                        dz[j] = dz[j] * (1 - a[j] * a[j])
+                    _dtanh(dz, NULL, &Abuf[t + 1, b, 0], H)
                 else:
                     memset(dz, 0, H * sizeof(floating))
             # dnext = dz<t> @ Waa
@@ -272,14 +276,13 @@ def loss_and_grads(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
 
 
 def _fast_tanhf(float[::1] x):
-    """In place x = tanh(x) with the float32 kernel approximation (for tests)."""
-    cdef Py_ssize_t i
-    for i in range(x.shape[0]):
-        x[i] = fr_tanhf(x[i])
+    """In place x = tanh(x) with the float32 kernel row function (for tests)."""
+    cdef float[::1] zero = np.zeros(x.shape[0], dtype=np.float32)
+    if x.shape[0]:
+        fr_bias_tanh_f(&x[0], &zero[0], x.shape[0])
 
 
 def _fast_expf(float[::1] x):
     """In place x = exp(x) with the float32 kernel approximation (for tests)."""
-    cdef Py_ssize_t i
-    for i in range(x.shape[0]):
-        x[i] = fr_expf(x[i])
+    if x.shape[0]:
+        fr_exp_f(&x[0], x.shape[0])

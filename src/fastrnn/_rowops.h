@@ -12,17 +12,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* FR_VEC: the row functions below are compiled twice, for x86-64-v3 (AVX2 and
+ * FMA, 8 floats a vector) and for the baseline (SSE2), and the loader picks
+ * one for the running CPU (gcc function multiversioning, an ELF ifunc).  The
+ * wheel stays portable; on an AVX2 machine the element loops run twice as
+ * wide.  Elsewhere (other compilers, platforms) it is a no-op. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 \
+    && defined(__x86_64__) && defined(__linux__) && !defined(FASTRNN_NO_CLONES)
+#define FR_VEC __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define FR_VEC
+#endif
+
 /* exp for float32 (Cephes expf): 2^n * P(r), |r| <= ln2/2; max relative
  * error ~1e-7.  Inputs below -87.34 give the smallest normal float (~1e-38)
- * instead of a denormal or 0: within a softmax sum >= 1 that is nothing. */
+ * instead of a denormal or 0: within a softmax sum >= 1 that is nothing.
+ * n = round(x / ln2) by the 1.5 * 2^23 trick (adding it leaves n in the low
+ * mantissa bits), not a float -> int -> float floor: gcc vectorises that
+ * one only for baseline SSE2, this one for every target. */
 static inline float fr_expf(float x)
 {
-    union { uint32_t i; float f; } two_n;
+    union { uint32_t i; float f; } two_n, t;
+    const float shift = 12582912.0f;            /* 1.5 * 2^23 */
     float xc = x < -87.33654475f ? -87.33654475f : (x > 88.37626266f ? 88.37626266f : x);
-    float t = xc * 1.44269504088896341f + 0.5f;
-    int32_t n = (int32_t) t;
-    n -= (t < (float) n);                       /* floor */
-    float fn = (float) n;
+    t.f = xc * 1.44269504088896341f + shift;
+    float fn = t.f - shift;                     /* round(x / ln2) */
+    int32_t n = (int32_t) (t.i - 0x4B400000u);  /* the same, as an integer */
     float r = xc - fn * 0.693359375f;
     r = r - fn * -2.12194440e-4f;
     float z = r * r;
@@ -38,38 +53,40 @@ static inline float fr_expf(float x)
     return (x != x) ? x : y * two_n.f;
 }
 
-/* tanh for float32.  |x| < 0.625: the rational approximation used by Eigen
- * (generic_fast_tanh_float), relative error ~3e-7.  Beyond: 1 - 2/(e^2|x| + 1)
- * with fr_expf, which keeps 1 - tanh(x)^2 (the BPTT factor) as accurate as
- * float32 can hold it near saturation (the rational form alone lost up to 3
- * digits of it at |x| in [2, 5]).  NaN in, NaN out. */
+/* tanh for float32, within 2 ulp of the correctly rounded value everywhere
+ * (tests/test_rowops.py), so that 1 - a^2, the BPTT factor, is as accurate
+ * as a float32 a allows even near saturation.
+ *   |x| < 0.625: x + x^3 P(x^2), P of degree 4 (least squares, relative
+ *                weight; 1.3 ulp); no division.
+ *   beyond:      (1 - e) / (1 + e), e = exp(-2|x|) <= 0.29, so neither sum
+ *                cancels.
+ * Both are computed and one selected, with every operation unconditional:
+ * that is what lets gcc vectorise the row loops.  NaN in, NaN out. */
 static inline float fr_tanhf(float x)
 {
-    const float c = 7.90531110763549805f;
-    float xc = x > c ? c : (x < -c ? -c : x);
-    float x2 = xc * xc;
-    float p = -2.76076847742355e-16f;
-    p = p * x2 + 2.00018790482477e-13f;
-    p = p * x2 + -8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
-    p = p * x2 + 4.89352455891786e-03f;
-    p = p * xc;
-    float q = 1.19825839466702e-06f;
-    q = q * x2 + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
-    q = q * x2 + 4.89352518554385e-03f;
-    float small = fabsf(x) < 0.0004f ? x : p / q;
     float ax = fabsf(x);
-    float e = fr_expf(2.0f * (ax < 44.0f ? ax : 44.0f));
-    float big = copysignf(1.0f - 2.0f / (e + 1.0f), x);
+    float y = x * x;
+    float p = -5.652355030e-3f;
+    p = p * y + 2.0583488047e-2f;
+    p = p * y + -5.3718484938e-2f;
+    p = p * y + 1.3331091404e-1f;
+    p = p * y + -3.3333259821e-1f;
+    float small = x + x * (y * p);
+    float e = fr_expf(-2.0f * ax);
+    float big = copysignf((1.0f - e) / (1.0f + e), x);
     float r = ax < 0.625f ? small : big;
     return (x != x) ? x : r;
 }
 
+/* z[j] = exp(z[j]) (the kernels' exp as dispatched, for the tests) */
+FR_VEC static void fr_exp_f(float *restrict z, ptrdiff_t n)
+{
+    for (ptrdiff_t j = 0; j < n; j++)
+        z[j] = fr_expf(z[j]);
+}
+
 /* c[j] = tanh(c[j] + b[j]) */
-static inline void fr_bias_tanh_f(float *restrict c, const float *restrict b, ptrdiff_t n)
+FR_VEC static void fr_bias_tanh_f(float *restrict c, const float *restrict b, ptrdiff_t n)
 {
     for (ptrdiff_t j = 0; j < n; j++)
         c[j] = fr_tanhf(c[j] + b[j]);
@@ -80,6 +97,22 @@ static inline void fr_bias_tanh_d(double *restrict c, const double *restrict b, 
     for (ptrdiff_t j = 0; j < n; j++)
         c[j] = tanh(c[j] + b[j]);
 }
+
+/* BPTT through tanh: dz[j] = (dz[j] + dn[j]) * (1 - a[j]^2), or without dn
+ * (the last step of a sequence: nothing flows back from padding) */
+#define FR_DTANH(T, SUF)                                                     \
+FR_VEC static void fr_dtanh_##SUF(T *restrict dz, const T *restrict dn,      \
+                                  const T *restrict a, ptrdiff_t n)          \
+{                                                                            \
+    if (dn)                                                                  \
+        for (ptrdiff_t j = 0; j < n; j++)                                    \
+            dz[j] = (dz[j] + dn[j]) * (1 - a[j] * a[j]);                     \
+    else                                                                     \
+        for (ptrdiff_t j = 0; j < n; j++)                                    \
+            dz[j] = dz[j] * (1 - a[j] * a[j]);                               \
+}
+FR_DTANH(float, f)
+FR_DTANH(double, d)
 
 /* max over n >= 1 values, four independent chains (no reassociation of
  * anything but a max, which is exact); NaN propagates */
@@ -129,7 +162,7 @@ FR_EXP_SHIFT_SUM(double, d, exp)
 
 /* Row of logits z (without bias) -> softmax(z + b), in place. */
 #define FR_SOFTMAX(T, SUF)                                                   \
-static inline void fr_softmax_##SUF(T *restrict z, const T *restrict b,      \
+FR_VEC static void fr_softmax_##SUF(T *restrict z, const T *restrict b,      \
                                     ptrdiff_t n)                             \
 {                                                                            \
     for (ptrdiff_t j = 0; j < n; j++)                                        \
@@ -141,7 +174,7 @@ static inline void fr_softmax_##SUF(T *restrict z, const T *restrict b,      \
 }                                                                            \
 /* Row of logits z (without bias), target y in [0, n): z becomes            \
  * dL/dz = softmax(z + b) - onehot(y); returns -log softmax(z + b)[y]. */    \
-static inline double fr_softmax_xent_##SUF(T *restrict z, const T *restrict b, \
+FR_VEC static double fr_softmax_xent_##SUF(T *restrict z, const T *restrict b, \
                                            ptrdiff_t n, ptrdiff_t y)         \
 {                                                                            \
     for (ptrdiff_t j = 0; j < n; j++)                                        \
