@@ -122,3 +122,57 @@ def test_many_to_one_reads_last_step():
         np.testing.assert_array_equal(g1[k], g2[k])
     probs, _ = reference.forward(p, X, None, lengths)
     assert l1 == pytest.approx(-np.log(probs[0, 2, 2]) - np.log(probs[1, 4, 4]), rel=1e-12)
+
+
+def _padded_only_inf(mode, dtype):
+    """A padded batch whose parameters give inf - inf = NaN at padded steps only.
+
+    The gate replaces padded inputs by id 0 (ids) or zeros (dense).  ids:
+    Wax[0, 0] = +inf with ba[0] = -inf, and no real step reads id 0, so a
+    real step sees only -inf (tanh = -1) and a padded one inf - inf.  dense:
+    Wax[:, 0] = +inf and the real inputs have x[0] = 1, so a real step sees
+    +inf (tanh = 1) and a padded one 0 * inf.
+    """
+    p, X, Y, a0, _ = make_problem("dense" if mode == "dense" else "steps", B=3, T=5,
+                                  dtype=dtype, seed=12)
+    lengths = np.array([5, 2, 3])
+    if mode == "dense":
+        X[:, :, 0] = 1
+        p["Wax"][:, 0] = np.inf
+    else:
+        X = 1 + X % (p["Wax"].shape[1] - 1)      # ids in [1, I)
+        p["Wax"][0, 0] = np.inf
+        p["ba"][0] = -np.inf
+    return p, X, Y, lengths
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mode", ["ids", "dense"])
+def test_regression_padded_steps_never_reach_the_reference(mode, dtype):
+    """The reference computed padded steps and masked them afterwards, so the
+    NaN of inf - inf at a padded step reached dWya through 0 * NaN, while the
+    kernels were right.  It now computes only the steps that run."""
+    p, X, Y, lengths = _padded_only_inf(mode, dtype)
+    # OpenBLAS's sgemm may raise the invalid flag on an inf operand even where
+    # the product is a clean inf; what matters is that no NaN comes out
+    with np.errstate(invalid="ignore"):
+        ref_loss, ref_grads, ref_last = reference.loss_and_grads(p, X, Y, None, lengths)
+        ref_probs, ref_A = reference.forward(p, X, None, lengths)
+    loss, grads, a_last = fastrnn.loss_and_grads(p, X, Y, None, lengths)
+    probs, A = fastrnn.forward(p, X, None, lengths)
+    tol = 1e-10 if dtype == np.float64 else 1e-4
+    assert np.isfinite(ref_loss)
+    np.testing.assert_allclose(loss, ref_loss, rtol=tol)
+    for k in ref_grads:
+        assert np.isfinite(ref_grads[k]).all(), k
+        np.testing.assert_allclose(grads[k], ref_grads[k], rtol=tol, atol=tol, err_msg=k)
+    for got, want in ((a_last, ref_last), (probs, ref_probs), (A, ref_A)):
+        assert np.isfinite(want).all()
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    # and each sequence alone, trimmed to its length, gives the same sums
+    parts = [reference.loss_and_grads(p, X[b:b + 1, :n], Y[b:b + 1, :n])
+             for b, n in enumerate(lengths)]
+    np.testing.assert_allclose(ref_loss, sum(q[0] for q in parts), rtol=tol)
+    for k in ("Wax", "Waa", "ba", "Wya", "by"):
+        np.testing.assert_allclose(ref_grads[k], sum(q[1][k] for q in parts), rtol=tol,
+                                   atol=tol, err_msg=k)

@@ -32,28 +32,34 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return z - (m + np.log(np.exp(z - m).sum(axis=0, keepdims=True)))
 
 
-def _input_term(b: _validate.Batch, Wax: np.ndarray, t: int) -> np.ndarray:
-    """Wax x<t> for the whole batch, (H, B)."""
+def _input_term(b: _validate.Batch, Wax: np.ndarray, t: int, n: np.ndarray) -> np.ndarray:
+    """Wax x<t> for the sequences `n`, (H, len(n))."""
     if b.dense is not None:
-        return Wax @ b.dense[:, t, :].T
+        return Wax @ b.dense[n, t, :].T
     ids = cast(np.ndarray, b.ids)  # not None when dense is
-    return Wax[:, ids[:, t]]  # == Wax @ one_hot(ids[:, t]).T
+    return Wax[:, ids[n, t]]  # == Wax @ one_hot(ids[n, t]).T
 
 
 def _run(b: _validate.Batch):
-    """Forward through time; returns per-step (a<t-1>, a<t>, z_y<t>) and a_last."""
+    """Forward through time; returns per-step (n, a<t-1>, a<t>, z_y<t>) and a_last.
+
+    Step t is computed for the sequences n still running (t < lengths[n])
+    only: a padded step is never computed, so nothing it could hold (not even
+    a NaN from 0 * inf) reaches an output or a gradient.
+    """
     p = b.p
     Wax, Waa, ba, Wya, by = p.WaxT.T, p.Waa, p.ba[:, None], p.Wya, p.by[:, None]
-    a_prev = b.a0.T.copy()                       # a<0>, (H, B)
+    a = b.a0.T.copy()                            # a<0>, (H, B); column n is sequence n
     steps = []
     for t in range(b.T):
-        a = np.tanh(Waa @ a_prev + _input_term(b, Wax, t) + ba)
-        z = Wya @ a + by                          # logits, (O, B)
-        active = t < b.lengths                    # (B,) sequences still running
-        steps.append((a_prev, a, z, active))
-        # a finished sequence keeps its last state: a_last = a<lengths-1>
-        a_prev = np.where(active, a, a_prev)
-    return steps, a_prev.T
+        n = np.flatnonzero(t < b.lengths)         # sequences still running
+        a_prev = a[:, n]
+        a_t = np.tanh(Waa @ a_prev + _input_term(b, Wax, t, n) + ba)
+        z = Wya @ a_t + by                        # logits, (O, len(n))
+        steps.append((n, a_prev, a_t, z))
+        # a finished sequence keeps its last state: a_last = a<lengths>
+        a[:, n] = a_t
+    return steps, a.T
 
 
 def forward(params, X, a0=None, lengths=None):
@@ -62,9 +68,9 @@ def forward(params, X, a0=None, lengths=None):
     steps, _ = _run(b)
     probs = np.zeros((b.B, b.T, b.p.O), dtype=b.p.dtype)
     A = np.zeros((b.B, b.T, b.p.H), dtype=b.p.dtype)
-    for t, (_, a, z, active) in enumerate(steps):
-        probs[active, t] = np.exp(_log_softmax(z)).T[active]
-        A[active, t] = a.T[active]
+    for t, (n, _, a, z) in enumerate(steps):
+        probs[n, t] = np.exp(_log_softmax(z)).T
+        A[n, t] = a.T
     return probs, A
 
 
@@ -78,12 +84,14 @@ def loss_and_grads(params, X, Y, a0=None, lengths=None):
     loss = 0.0
     dWax, dWaa, dba = np.zeros_like(Wax), np.zeros_like(Waa), np.zeros_like(p.ba)
     dWya, dby = np.zeros_like(Wya), np.zeros_like(p.by)
-    da_next = np.zeros((p.H, b.B), dtype=p.dtype)     # dL/da<t> from step t+1
-    cols = np.arange(b.B)
+    # dL/da<t> from step t+1; a finished sequence's column waits, untouched,
+    # for its last step (its carried state passes the gradient straight back)
+    da_next = np.zeros((p.H, b.B), dtype=p.dtype)
     for t in reversed(range(b.T)):
-        a_prev, a, z, active = steps[t]
-        y = b.Y[:, t]
+        n, a_prev, a, z = steps[t]
+        y = b.Y[n, t]
         counted = y != _validate.IGNORE
+        cols = np.arange(n.size)
         # cross-entropy and its gradient dL/dz = ŷ - y (one-hot), on counted columns
         logp = _log_softmax(z)
         loss -= float(logp[y[counted], cols[counted]].sum())
@@ -92,17 +100,15 @@ def loss_and_grads(params, X, Y, a0=None, lengths=None):
         dz_y[:, ~counted] = 0
         dWya += dz_y @ a.T
         dby += dz_y.sum(axis=1)
-        da = Wya.T @ dz_y + da_next
+        da = Wya.T @ dz_y + da_next[:, n]
         dz = (1 - a * a) * da                      # through tanh
-        dz[:, ~active] = 0                         # padding: the state was carried, not computed
         dWaa += dz @ a_prev.T
         dba += dz.sum(axis=1)
         if b.dense is not None:
-            dWax += dz @ b.dense[:, t, :]
+            dWax += dz @ b.dense[n, t, :]
         else:
-            np.add.at(dWax.T, b.ids[:, t], dz.T)   # == dz @ one_hot(ids[:, t])
-        # a carried state passes its gradient straight back
-        da_next = np.where(active, Waa.T @ dz, da)
+            np.add.at(dWax.T, b.ids[n, t], dz.T)  # == dz @ one_hot(ids[n, t])
+        da_next[:, n] = Waa.T @ dz
     grads = _validate.grads_dict(b, dWax.T, dWaa, dba, dWya, dby, da_next.T.copy())
     grads["Wax"] = np.ascontiguousarray(grads["Wax"])
     return loss, grads, a_last.copy()
