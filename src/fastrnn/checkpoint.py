@@ -93,6 +93,11 @@ class Checkpoint:
         Free-form JSON training state.
     arrays : dict of numpy.ndarray
         Other arrays (``array.`` prefix removed).
+
+    Notes
+    -----
+    Thread safety: a plain record of fresh arrays, owned by the caller of
+    :func:`load_checkpoint`.
     """
     path: str
     params: dict
@@ -164,6 +169,13 @@ def save_checkpoint(path, params, vocab: Vocabulary, *, hyperparams=None, step: 
         a negative `step` or an `a0` unlike the parameters; nothing is written.
     OSError
         If the directory is not writable; the target is left untouched.
+
+    Notes
+    -----
+    Thread safety: safe from several threads, also onto one path: each
+    save writes its own temporary file and renames it atomically, so the
+    path holds one complete checkpoint (the last renamed).  The arrays
+    must not be written while they are saved.
     """
     if not isinstance(vocab, Vocabulary):
         raise TypeError(f"vocab must be a Vocabulary, got {type(vocab).__name__}")
@@ -307,6 +319,12 @@ def load_checkpoint(path) -> Checkpoint:
         version, a missing entry, parameters of mixed or non-float dtypes,
         shapes inconsistent with each other or with the vocabulary size, an
         optimizer buffer shaped unlike its parameter.
+
+    Notes
+    -----
+    Thread safety: safe from several threads; the arrays returned are
+    fresh copies.  A load concurrent with a save to the same path reads
+    the old or the new file, never a mix.
     """
     path = os.fspath(path)
     data = _read_all(path)

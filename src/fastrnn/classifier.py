@@ -44,6 +44,10 @@ class NotFittedError(ValueError, AttributeError):
     Subclasses ``ValueError`` and ``AttributeError`` (as scikit-learn's
     ``sklearn.exceptions.NotFittedError`` does), so either ``except`` clause
     catches it.
+
+    Notes
+    -----
+    Thread safety: an exception class; nothing is shared.
     """
 
 
@@ -298,6 +302,16 @@ class SequenceClassifier:
     See Also
     --------
     fastrnn.forward, fastrnn.loss_and_grads : The numerical contract used.
+
+    Notes
+    -----
+    Thread safety: fit, partial_fit and set_params mutate the estimator,
+    so an instance must not be fitted from two threads at once, nor used
+    for prediction while another thread fits it.  A fitted instance that
+    no thread is fitting may serve predict, predict_proba and score from
+    several threads at once.  Distinct instances share nothing and may be
+    fitted concurrently (the kernels release the GIL), with the results of
+    a serial run.
 
     Examples
     --------

@@ -107,7 +107,13 @@ def _fraction(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``fastrnn`` command."""
+    """The argument parser of the ``fastrnn`` command.
+
+    Notes
+    -----
+    Thread safety: returns a new parser on each call; safe from several
+    threads.
+    """
     from . import __version__
 
     parser = _Parser(prog=PROG, description="Train and sample Elman RNN language models "
@@ -551,6 +557,12 @@ def main(argv=None) -> int:
     ----------
     argv : list of str, optional
         The arguments (without the program name); ``sys.argv[1:]`` if None.
+
+    Notes
+    -----
+    Thread safety: meant for the main thread of a process: it writes to
+    standard output and error, and Ctrl-C during training is deferred only
+    in the main thread.
 
     Examples
     --------

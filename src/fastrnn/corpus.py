@@ -156,6 +156,11 @@ def default_corpus(max_chars: int | None = None) -> str:
         Paragraphs separated by ``"\\n"``; the same string on every call with
         the same Python installation.
 
+    Notes
+    -----
+    Thread safety: safe from several threads; the text is built once
+    (cached) and strings are immutable.
+
     Examples
     --------
     >>> from fastrnn.corpus import default_corpus

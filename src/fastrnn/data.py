@@ -49,6 +49,11 @@ def as_ids(ids, name: str = "ids") -> np.ndarray:
         If `ids` is not 1-d or holds a negative id (or an unsigned one
         beyond ``np.intp``); out-of-range ids are a
         :class:`fastrnn.FastRNNIndexError`, both a ValueError and an IndexError.
+
+    Notes
+    -----
+    Thread safety: a pure function; safe from several threads (it may
+    return a view of `ids`).
     """
     is_array = isinstance(ids, np.ndarray)
     try:
@@ -100,6 +105,11 @@ def split_ids(ids, val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     ValueError
         If `val_fraction` is outside ``[0, 1)`` or fewer than 2 tokens would
         be left for training.
+
+    Notes
+    -----
+    Thread safety: a pure function; safe from several threads.  The parts
+    are views of `ids`: do not write to it meanwhile.
 
     Examples
     --------
@@ -161,6 +171,10 @@ class TBPTTBatches:
     is a view that the kernels take without copying.  The iterable holds no
     hidden state: the trainer carries ``a_last -> a0`` from window to window
     and resets it at window 0.
+
+    Thread safety: read-only after construction; several threads may index
+    or iterate one instance at once (each iteration is independent).  The
+    windows are views of shared arrays: treat them as read-only.
 
     Examples
     --------

@@ -166,6 +166,9 @@ def to_torch_state_dict(params) -> dict:
     its ``A``.  Dense inputs (B, T, I) go in unchanged.  The RNN's
     nonlinearity must be the default ``"tanh"``.
 
+    Thread safety: a pure function returning fresh arrays; safe from
+    several threads.
+
     Examples
     --------
     >>> import numpy as np, fastrnn
@@ -224,6 +227,11 @@ def from_torch_state_dict(state_dict) -> dict:
         For a missing or unexpected key (e.g. ``weight_ih_l1`` of a second
         layer, ``..._reverse`` of a bidirectional RNN) or inconsistent shapes;
         the message names the key.
+
+    Notes
+    -----
+    Thread safety: a pure function returning fresh arrays; safe from
+    several threads.
 
     Examples
     --------
@@ -293,6 +301,9 @@ def to_keras_weights(params) -> dict:
 
         h_t = tanh(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)
         y_t = softmax(h_t @ dense_kernel + dense_bias)
+
+    Thread safety: a pure function returning fresh arrays; safe from
+    several threads.
 
     Examples
     --------
@@ -373,6 +384,9 @@ def from_keras_weights(weights=None, *, rnn=None, dense=None) -> dict:
     The SimpleRNN must use the default ``activation="tanh"``; the Dense
     layer's activation should be softmax (or its logits be fed to one), as
     fastrnn's output is ``softmax(Wya a + by)``.
+
+    Thread safety: a pure function returning fresh arrays; safe from
+    several threads.
 
     Examples
     --------

@@ -184,6 +184,17 @@ class LanguageModel:
     --------
     fastrnn.data.TBPTTBatches : How the training data is cut into windows.
 
+    Notes
+    -----
+    Thread safety: fit mutates the model (parameters, optimizer state,
+    position in the data), so an instance must not be fitted from two
+    threads at once, nor read (loss, perplexity, sample, save) while
+    another thread fits it.  Without a fit running, loss, perplexity,
+    sample and save may run on one instance from several threads at once.
+    Distinct instances share nothing: threads may each fit or sample their
+    own model concurrently (the kernels release the GIL), with the results
+    of a serial run.
+
     Examples
     --------
     >>> from fastrnn import Vocabulary

@@ -151,6 +151,14 @@ class Optimizer:
     step_count : int
         Number of successful :meth:`step` calls (restored by
         :meth:`load_state_dict`).
+
+    Notes
+    -----
+    Thread safety: step and load_state_dict update the parameters and the
+    optimizer's state and scratch buffers in place, so an instance must be
+    used by one thread at a time (and its parameters not read by another
+    thread during a step).  Distinct optimizers over distinct parameter
+    arrays are independent.
     """
 
     name: str = ""
@@ -411,6 +419,14 @@ class SGD(Optimizer):
     weight_decay : float, default 0.0
         L2 penalty :math:`\lambda \ge 0` added to the gradient.
 
+    Notes
+    -----
+    Thread safety: step and load_state_dict update the parameters and the
+    optimizer's state and scratch buffers in place, so an instance must be
+    used by one thread at a time (and its parameters not read by another
+    thread during a step).  Distinct optimizers over distinct parameter
+    arrays are independent.
+
     Examples
     --------
     >>> import numpy as np
@@ -518,6 +534,14 @@ class Adagrad(Optimizer):
     eps : float, default 1e-8
         :math:`\epsilon > 0` added to the denominator.
 
+    Notes
+    -----
+    Thread safety: step and load_state_dict update the parameters and the
+    optimizer's state and scratch buffers in place, so an instance must be
+    used by one thread at a time (and its parameters not read by another
+    thread during a step).  Distinct optimizers over distinct parameter
+    arrays are independent.
+
     Examples
     --------
     >>> import numpy as np
@@ -588,6 +612,14 @@ class Adam(Optimizer):
         :math:`\epsilon > 0` added to the denominator.
     weight_decay : float, default 0.0
         L2 penalty :math:`\lambda \ge 0`.
+
+    Notes
+    -----
+    Thread safety: step and load_state_dict update the parameters and the
+    optimizer's state and scratch buffers in place, so an instance must be
+    used by one thread at a time (and its parameters not read by another
+    thread during a step).  Distinct optimizers over distinct parameter
+    arrays are independent.
 
     Examples
     --------
@@ -717,6 +749,11 @@ def make_optimizer(name: str, params: Mapping[str, np.ndarray], **kwargs: Any) -
         For an unknown name (the message lists the valid ones) or an invalid
         hyperparameter.
 
+    Notes
+    -----
+    Thread safety: safe to call from several threads; the optimizer
+    returned is not (see :class:`Optimizer`).
+
     Examples
     --------
     >>> import numpy as np
@@ -759,6 +796,11 @@ def clip_by_value(
     -------
     MutableMapping[str, numpy.ndarray]
         ``grads`` itself (same arrays).
+
+    Notes
+    -----
+    Thread safety: modifies `grads` in place; safe from several threads as
+    long as each passes its own gradient arrays.
 
     Examples
     --------
@@ -835,6 +877,11 @@ def global_norm(grads: Mapping[str, np.ndarray]) -> float:
     or underflow.  Returns ``nan`` if any element is NaN, else ``inf`` if any
     is infinite.
 
+    Notes
+    -----
+    Thread safety: reads `grads` only; safe from several threads (the
+    arrays must not be written meanwhile).
+
     Examples
     --------
     >>> import numpy as np
@@ -876,6 +923,9 @@ def clip_by_global_norm(grads: MutableMapping[str, np.ndarray], max_norm: float)
 
     Unlike ``torch.nn.utils.clip_grad_norm_`` no ``1e-6`` is added to the
     norm in the scale factor.
+
+    Thread safety: modifies `grads` in place; safe from several threads as
+    long as each passes its own gradient arrays.
 
     Examples
     --------

@@ -63,7 +63,13 @@ def _run(b: _validate.Batch):
 
 
 def forward(params, X, a0=None, lengths=None):
-    """Reference twin of :func:`fastrnn.forward`: ``(probs, A)``."""
+    """Reference twin of :func:`fastrnn.forward`: ``(probs, A)``.
+
+    Notes
+    -----
+    Thread safety: a pure function, safe from several threads on private
+    inputs; plain NumPy, so it holds the GIL between NumPy calls.
+    """
     b = _validate.check_batch(params, X, None, a0, lengths)
     steps, _ = _run(b)
     probs = np.zeros((b.B, b.T, b.p.O), dtype=b.p.dtype)
@@ -75,7 +81,13 @@ def forward(params, X, a0=None, lengths=None):
 
 
 def loss_and_grads(params, X, Y, a0=None, lengths=None):
-    """Reference twin of :func:`fastrnn.loss_and_grads`: ``(loss, grads, a_last)``."""
+    """Reference twin of :func:`fastrnn.loss_and_grads`: ``(loss, grads, a_last)``.
+
+    Notes
+    -----
+    Thread safety: a pure function, safe from several threads on private
+    inputs; plain NumPy, so it holds the GIL between NumPy calls.
+    """
     b = _validate.check_batch(params, X, Y, a0, lengths, need_Y=True)
     p = b.p
     Wax, Waa, Wya = p.WaxT.T, p.Waa, p.Wya
@@ -125,6 +137,11 @@ def sample(params, length, *, prime=None, a0=None, temperature=1.0, top_k=None,
     ranking last and ties going to the lower id; the softmax and the CDF are
     float64, summed in id order; if no CDF entry exceeds u (NaN somewhere), the
     pick is the last kept class with e > 0, else the top-ranked one.
+
+    Notes
+    -----
+    Thread safety: a pure function with its own generator (from `seed`),
+    safe from several threads.
     """
     from .sampling import check_sample  # the shared gate
 

@@ -110,6 +110,13 @@ class Vocabulary:
     --------
     Vocabulary.from_text : Build a vocabulary from a corpus.
 
+    Notes
+    -----
+    Thread safety: a vocabulary is read-only after construction (nothing
+    is cached lazily), so every method may be called from any number of
+    threads at once.  save writes atomically, so concurrent saves to one
+    path leave one complete file.
+
     Examples
     --------
     >>> from fastrnn.vocab import Vocabulary
