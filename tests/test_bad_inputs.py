@@ -201,6 +201,12 @@ CASES = [
     ("sample/stop=3", lambda c: c.lm.sample(5, stop=3), ValueError, "stop token 3 is not in the vocabulary"),
     ("sample/stop=''", lambda c: c.lm.sample(5, stop=""), ValueError, "stop token '' is not in the vocabulary"),
     ("sample/stop='th'", lambda c: c.lm.sample(5, stop="th"), ValueError, "stop token 'th' is not in the vocabulary"),
+    # -- LanguageModel.hidden_states ------------------------------------------------
+    ("hidden_states/data empty", lambda c: c.lm.hidden_states(""), ValueError, "data has no tokens"),
+    ("hidden_states/data id V", lambda c: c.lm.hidden_states(c.own(np.array([1, c.V]))), IndexError, r"data has token id {V} at \[1\]"),
+    ("hidden_states/data float", lambda c: c.lm.hidden_states(c.own(np.ones(3))), TypeError, "data must be integer token ids, got dtype float64"),
+    ("hidden_states/data uint64", lambda c: c.lm.hidden_states(c.own(_u64(2**64 - 1))), IndexError, "data has token id 18446744073709551615"),
+    ("hidden_states/prime ids", lambda c: c.lm.hidden_states("the", prime=c.own(np.array([1]))), TypeError, "prime must be a str, got ndarray"),
     # -- LanguageModel.save / load -----------------------------------------------------
     ("save/path=3", lambda c: c.lm.save(3), TypeError, "int"),
     ("save/path=None", lambda c: c.lm.save(None), TypeError, "NoneType"),
@@ -412,7 +418,8 @@ def test_every_public_method_has_a_case():
     """A new public method of a model class must get a bad-input case here."""
     covered = " ".join(case[0] for case in CASES)
     wanted = {
-        LanguageModel: ("fit", "loss", "perplexity", "sample", "save", "load", "from_text"),
+        LanguageModel: ("fit", "loss", "perplexity", "sample", "hidden_states", "save", "load",
+                        "from_text"),
         SequenceClassifier: ("fit", "partial_fit", "predict", "predict_proba", "score",
                              "set_params"),
         Vocabulary: ("encode", "decode", "one_hot", "id_to_token", "token_to_id", "tokenize",

@@ -125,7 +125,7 @@ def test_plot_without_matplotlib(capsys, tmp_path, corpus, monkeypatch):
     code, _, err = _train(capsys, corpus, tmp_path / "m.npz", "--plot", tmp_path / "l.png")
     assert code == 2
     assert err == ("fastrnn: error: --plot needs matplotlib, which is not installed; "
-                   "install it with: pip install fastrnn[plot]\n")
+                   'install it with: pip install "fastrnn[plot]"\n')
     assert not (tmp_path / "m.npz").exists()  # checked before training
 
 

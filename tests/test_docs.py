@@ -11,7 +11,8 @@ import fastrnn
 
 MODULES = ["fastrnn", "fastrnn._api", "fastrnn.reference", "fastrnn.vocab", "fastrnn.optim",
            "fastrnn.sampling", "fastrnn.models", "fastrnn.classifier", "fastrnn.data",
-           "fastrnn.checkpoint", "fastrnn.corpus", "fastrnn.cli", "fastrnn.interop"]
+           "fastrnn.checkpoint", "fastrnn.corpus", "fastrnn.cli", "fastrnn.interop",
+           "fastrnn.plotting"]
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 

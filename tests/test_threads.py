@@ -165,10 +165,11 @@ def test_concurrent_saves_to_one_path_leave_one_complete_checkpoint(tmp_path):
 def test_every_public_object_documents_its_thread_safety():
     import inspect
 
-    from fastrnn import checkpoint, classifier, cli, corpus, data, interop, models, reference
+    from fastrnn import (checkpoint, classifier, cli, corpus, data, interop, models, plotting,
+                         reference)
     from fastrnn import vocab as vocab_module
     modules = [models, classifier, vocab_module, optim, data, checkpoint, interop, reference,
-               cli, corpus]
+               cli, corpus, plotting]
     missing = []
     for module in modules:
         for name in module.__all__:

@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="MODEL.npz",
                    help="continue training a saved model (optimizer state included)")
     t.add_argument("--plot", metavar="PNG", help="save the loss curves as a PNG image "
-                   "(needs matplotlib: pip install fastrnn[plot])")
+                   '(needs matplotlib: pip install "fastrnn[plot]")')
     t.add_argument("--eval-every", type=_positive_int, default=100, metavar="N",
                    help="evaluate on the held-out text every N steps (default: 100)")
     t.add_argument("--sample-every", type=_nonnegative_int, default=500, metavar="N",
@@ -191,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stop", metavar="TOKEN", help="stop after this token, e.g. '.'")
     s.add_argument("--seed", type=_nonnegative_int, metavar="S",
                    help="random seed (default: a different sample each run)")
+    s.add_argument("--plot-states", metavar="PNG",
+                   help="also draw the hidden units over the generated text as a heat map "
+                   '(needs matplotlib: pip install "fastrnn[plot]")')
+    s.add_argument("--plot-units", type=_positive_int, default=8, metavar="N",
+                   help="units drawn by --plot-states: the N most active (default: 8)")
     s.set_defaults(run=_cmd_sample)
 
     b = sub.add_parser("bench", help="time loss_and_grads against the NumPy reference",
@@ -262,14 +267,14 @@ def _load_model(path: str):
         raise CLIError(str(exc)) from None
 
 
-def _import_matplotlib():
+def _import_matplotlib(flag: str = "--plot"):
     try:
         importlib.import_module("matplotlib")  # the package itself, not a cached submodule
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise CLIError("--plot needs matplotlib, which is not installed; "
-                       "install it with: pip install fastrnn[plot]") from None
+        raise CLIError(f"{flag} needs matplotlib, which is not installed; "
+                       'install it with: pip install "fastrnn[plot]"') from None
     return Figure, FigureCanvasAgg
 
 
@@ -460,7 +465,13 @@ def _cmd_train(args) -> int:
 
 # -- sample -------------------------------------------------------------------------
 def _cmd_sample(args) -> int:
+    if args.plot_states:
+        _import_matplotlib("--plot-states")
+        _check_writable(args.plot_states, "plot")
     model = _load_model(args.model)
+    if args.plot_states and args.plot_units > model.hidden_size:
+        raise CLIError(f"argument --plot-units: must be at most the hidden size "
+                       f"{model.hidden_size}, got {args.plot_units}")
     if args.top_k is not None and args.top_k > len(model.vocab):
         raise CLIError(f"argument --top-k: must be at most the vocabulary size "
                        f"{len(model.vocab)}, got {args.top_k}")
@@ -469,13 +480,26 @@ def _cmd_sample(args) -> int:
                        "vocabulary")
     prime = args.prime if args.prime else _line_start(model.vocab)
     try:
-        text = model.sample(args.length, prime=prime, temperature=args.temperature,
-                            top_k=args.top_k, seed=args.seed, stop=args.stop)
+        ids = model._sample_ids(args.length, prime=prime, temperature=args.temperature,
+                                top_k=args.top_k, seed=args.seed, stop=args.stop)
     except MemoryError:
         raise CLIError(f"argument --length: not enough memory for {args.length} "
                        "tokens") from None
+    text = model.vocab.decode(ids)
     sys.stdout.write(_join(args.prime, text, model.vocab.level) + "\n")
     sys.stdout.flush()
+    if args.plot_states:
+        from .plotting import plot_states
+
+        try:
+            plot_states(model, ids, prime=prime, n_units=args.plot_units,
+                        path=args.plot_states,
+                        title=f"{args.plot_units} most active of {model.hidden_size} hidden "
+                        f"units over the sample ({args.model})")
+        except OSError as exc:
+            raise CLIError(f"cannot write plot {args.plot_states!r}: "
+                           f"{exc.strerror or exc}") from None
+        print(f"hidden states drawn to {args.plot_states}", file=sys.stderr)
     return 0
 
 

@@ -188,9 +188,9 @@ class LanguageModel:
     -----
     Thread safety: fit mutates the model (parameters, optimizer state,
     position in the data), so an instance must not be fitted from two
-    threads at once, nor read (loss, perplexity, sample, save) while
-    another thread fits it.  Without a fit running, loss, perplexity,
-    sample and save may run on one instance from several threads at once.
+    threads at once, nor read (loss, perplexity, sample, hidden_states,
+    save) while another thread fits it.  Without a fit running, those may
+    run on one instance from several threads at once.
     Distinct instances share nothing: threads may each fit or sample their
     own model concurrently (the kernels release the GIL), with the results
     of a serial run.
@@ -569,6 +569,13 @@ class LanguageModel:
             The generated text only (not the prime); at word level, tokens
             joined by single spaces.
         """
+        ids = self._sample_ids(length, prime=prime, temperature=temperature, top_k=top_k,
+                               seed=seed, stop=stop)
+        return self.vocab.decode(ids)
+
+    def _sample_ids(self, length, *, prime=None, temperature=1.0, top_k=None, seed=None,
+                    stop=None) -> np.ndarray:
+        """:meth:`sample`'s token ids, before decoding."""
         length = check_int(length, "length")
         _positive_float(temperature, "temperature")
         if top_k is not None:
@@ -588,7 +595,52 @@ class LanguageModel:
             stop_id = self.vocab.token_to_id(stop)
         ids = sample_ids(self.params, length, prime=prime_ids, a0=self.a0,
                         temperature=temperature, top_k=top_k, stop_id=stop_id, seed=seed)
-        return self.vocab.decode(np.asarray(ids))
+        return np.asarray(ids)
+
+    def hidden_states(self, data, *, prime: str | None = None) -> np.ndarray:
+        """The hidden state after each token of `data`: a<1>, ..., a<T>.
+
+        The model reads `prime` (if given), then `data`, from :attr:`a0`, as
+        :meth:`sample` does when it generates; the states while reading
+        `prime` are not returned.  :func:`fastrnn.plotting.plot_states` draws
+        them.
+
+        Parameters
+        ----------
+        data : str or array_like of int
+            Text (encoded with :attr:`vocab`) or 1-d token ids, at least one.
+        prime : str, optional
+            Text read first.
+
+        Returns
+        -------
+        numpy.ndarray
+            (T, H) in the model's dtype; row t is a<t+1>, the state after
+            token t of `data`, each value in [-1, 1].
+
+        Examples
+        --------
+        >>> from fastrnn.models import LanguageModel
+        >>> lm = LanguageModel.from_text("hello world", 16, seed=0)
+        >>> lm.hidden_states("hello").shape
+        (5, 16)
+        """
+        if isinstance(data, str):
+            ids = self.vocab.encode(data)
+        else:
+            ids = as_ids(data, "data")
+            V = len(self.vocab)
+            if ids.size and ids.max() >= V:
+                pos = int(np.argmax(ids >= V))
+                raise FastRNNIndexError(f"data has token id {int(ids[pos])} at [{pos}]; "
+                                        f"the vocabulary size is {V}")
+        if ids.size == 0:
+            raise ValueError("data has no tokens; at least 1 is needed")
+        if prime is not None and not isinstance(prime, str):
+            raise TypeError(f"prime must be a str, got {type(prime).__name__}")
+        pre = self.vocab.encode(prime) if prime else ids[:0]
+        _, A = forward(self.params, np.concatenate([pre, ids])[None, :], a0=self.a0)
+        return A[0, pre.size:]
 
     # -- persistence ---------------------------------------------------------------
     def get_config(self) -> dict:
