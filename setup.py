@@ -13,6 +13,7 @@ Environment switches:
 """
 import os
 
+import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
@@ -32,7 +33,7 @@ directives = {
 compile_args = ["-fno-trapping-math"]
 compile_args += ["-O3"] if not (DEBUG or ASAN) else ["-O1", "-g"]
 link_args = []
-macros = []
+macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 if DEBUG or os.environ.get("FASTRNN_NO_CLONES") == "1":
     macros.append(("FASTRNN_NO_CLONES", "1"))
 if ASAN:
@@ -44,14 +45,14 @@ def ext(name):
     return Extension(
         f"fastrnn.{name}",
         [f"src/fastrnn/{name}.pyx"],
-        include_dirs=["src/fastrnn"],
+        include_dirs=["src/fastrnn", np.get_include()],
         extra_compile_args=compile_args,
         extra_link_args=link_args,
         define_macros=macros,
     )
 
 
-EXTENSIONS = ["_blas", "_kernels", "_sample"]
+EXTENSIONS = ["_blas", "_index", "_kernels", "_sample"]
 only = os.environ.get("FASTRNN_ONLY")
 if only:
     EXTENSIONS = [e for e in EXTENSIONS if e in only.split(",")]

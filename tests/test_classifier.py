@@ -41,7 +41,11 @@ def test_learns_first_token_of_long_sequences():
     assert clf.fit(X_train, y_train) is clf
     assert clf.score(X_test, y_test) >= 0.95
     assert clf.n_iter_ == 25 and len(clf.loss_curve_) == 25
-    assert clf.loss_curve_[-1] < 0.1 < np.log(4) * 0.9 < clf.loss_curve_[0]
+    # the first epoch's mean loss starts at chance, log(4) = 1.39, and falls
+    # during the epoch (to ~1.25: where exactly depends on the last bits of the
+    # arithmetic); the last is more than ten times lower
+    assert clf.loss_curve_[-1] < 0.1 and clf.loss_curve_[0] > 10 * clf.loss_curve_[-1]
+    assert clf.loss_curve_[0] < np.log(4) + 0.1
     assert clf.t_ == 25 * 125  # 2000 / 16 steps per epoch
 
 

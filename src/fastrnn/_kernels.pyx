@@ -16,10 +16,13 @@ dZ against Abuf[0:T].
 """
 import numpy as np
 
+cimport numpy as cnp
 from cython cimport floating
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm, gemm_rows, axpy
+
+cnp.import_array()
 
 
 cdef extern from "_rowops.h" nogil:
@@ -135,143 +138,303 @@ cdef void _softmax_rows(Py_ssize_t n, Py_ssize_t O, const floating* by,
         _softmax(z + r * O, by, O)
 
 
-def forward(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
-            const floating[::1] ba, const floating[:, ::1] Wya,
-            const floating[::1] by, const Py_ssize_t[:, ::1] ids,
-            const floating[:, :, ::1] dense, const Py_ssize_t[::1] lengths,
-            const floating[:, ::1] a0, floating[:, :, ::1] probs,
-            floating[:, :, ::1] A, floating[:, ::1] a_last):
+# ---- entry points ----------------------------------------------------------
+#
+# They take the gate's ndarrays as plain objects and read their data pointers
+# with the NumPy C API: a typed memoryview per argument cost ~1,500
+# instructions each (17 of them, a tenth of a course-sized training step).
+# What the memoryviews checked is still checked here, in C, for the price of a
+# few comparisons: every array an ndarray of the right type, number of
+# dimensions and shape, C-contiguous and aligned, outputs writeable.  This
+# guards fastrnn's own callers; user input is checked by the gate, with
+# messages, before it gets here.
+
+cdef int _check(object a, str name, int typenum, int nd, Py_ssize_t d0,
+                Py_ssize_t d1, Py_ssize_t d2, bint out) except -1:
+    """a must be an aligned C-contiguous ndarray of typenum with shape
+    (d0, d1, d2)[:nd] (-1: any size), writeable if out."""
+    cdef cnp.ndarray arr
+    cdef cnp.npy_intp* dims
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"_kernels: {name} must be an ndarray, got {type(a).__name__}")
+    arr = <cnp.ndarray> a
+    if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != nd
+            or not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISALIGNED(arr)
+            or (out and not cnp.PyArray_ISWRITEABLE(arr))):
+        raise ValueError(f"_kernels: {name} has dtype {a.dtype}, shape {a.shape}, "
+                         f"flags {a.flags}; expected {nd}-d, C-contiguous"
+                         + (", writeable" if out else ""))
+    dims = cnp.PyArray_DIMS(arr)
+    if ((d0 >= 0 and dims[0] != d0) or (nd > 1 and d1 >= 0 and dims[1] != d1)
+            or (nd > 2 and d2 >= 0 and dims[2] != d2)):
+        raise ValueError(f"_kernels: {name} has shape {a.shape}; expected "
+                         f"{(d0, d1, d2)[:nd]}")
+    return 0
+
+
+cdef inline void* _data(object a) noexcept:
+    return cnp.PyArray_DATA(<cnp.ndarray> a)
+
+
+cdef inline Py_ssize_t _dim(object a, int k) noexcept:
+    return cnp.PyArray_DIMS(<cnp.ndarray> a)[k]
+
+
+cdef inline Py_ssize_t _up16(Py_ssize_t n) noexcept nogil:
+    return (n + 15) & ~(<Py_ssize_t> 15)    # 64-byte sections of the workspace
+
+
+cdef void _forward(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
+                   Py_ssize_t O, const floating* WaxT, const floating* Waa,
+                   const floating* ba, const floating* Wya, const floating* by,
+                   const Py_ssize_t* ids, const floating* dense,
+                   const Py_ssize_t* lengths, const floating* a0, floating* probs,
+                   floating* A, floating* a_last, floating* work) noexcept nogil:
+    # work: Abuf (T+1, B, H), then P (B, T, H) for dense inputs
+    cdef floating* Abuf = work
+    cdef floating* P = work + _up16((T + 1) * B * H)
+    cdef bint is_dense = dense != NULL
+    cdef const floating* src = P if is_dense else WaxT
+    cdef Py_ssize_t b, t, BH = B * H
+    memcpy(Abuf, a0, BH * sizeof(floating))
+    if is_dense:
+        _project_dense(B * T, I, H, dense, WaxT, P)
+    _states(is_dense, B, T, H, ids, src, Waa, ba, lengths, Abuf)
+    # A (B, T, H), batch-major as returned; padding is already zero
+    for b in range(B):
+        for t in range(T):
+            memcpy(A + (b * T + t) * H, Abuf + (t + 1) * BH + b * H, H * sizeof(floating))
+        memcpy(a_last + b * H, Abuf + lengths[b] * BH + b * H, H * sizeof(floating))
+    # probs = A @ Wya.T                 (all B*T steps in one GEMM; measured 2x
+    # faster than one GEMM per sequence at the word size)
+    gemm(False, True, <int> (B * T), <int> O, <int> H, <floating> 1.0, A,
+         <int> H, Wya, <int> H, <floating> 0.0, probs, <int> O)
+    for b in range(B):
+        _softmax_rows(lengths[b], O, by, probs + b * T * O)
+        if lengths[b] < T:
+            memset(probs + (b * T + lengths[b]) * O, 0,
+                   (T - lengths[b]) * O * sizeof(floating))
+
+
+cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
+                            Py_ssize_t O, const floating* WaxT, const floating* Waa,
+                            const floating* ba, const floating* Wya, const floating* by,
+                            const Py_ssize_t* ids, const floating* dense,
+                            const Py_ssize_t* Y, const Py_ssize_t* lengths,
+                            const floating* a0, floating* dWaxT, floating* dWaa,
+                            floating* dba, floating* dWya, floating* dby, floating* da0,
+                            floating* a_last, floating* work) noexcept nogil:
+    # work: Abuf (T+1, B, H) | L (T*B, O) | dZ (T*B, H) | P (B, T, H) if dense
+    #   Abuf  slot 0 = a<0>, slot t+1 = a<t>; zero at padding
+    #   L     logits, then dL/dlogits in place
+    #   dZ    dL/dA, then dL/dz<t> (pre-tanh) in place
+    #   P     dense: projected inputs in the forward, dz in (B, T) order after
+    cdef Py_ssize_t BT = B * T, BH = B * H
+    cdef floating* Abuf = work
+    cdef floating* L = Abuf + _up16((T + 1) * BH)
+    cdef floating* dZ = L + _up16(BT * O)
+    cdef floating* P = dZ + _up16(BT * H)
+    cdef bint is_dense = dense != NULL
+    cdef const floating* src = P if is_dense else WaxT
+    cdef floating* dz
+    cdef floating* dnext = da0
+    cdef Py_ssize_t b, t, r
+    cdef double loss
+    # ---- forward
+    memcpy(Abuf, a0, BH * sizeof(floating))
+    if is_dense:
+        _project_dense(BT, I, H, dense, WaxT, P)
+    _states(is_dense, B, T, H, ids, src, Waa, ba, lengths, Abuf)
+    # L = A @ Wya.T                     (all T*B steps in one GEMM)
+    gemm(False, True, <int> BT, <int> O, <int> H, <floating> 1.0, Abuf + BH,
+         <int> H, Wya, <int> H, <floating> 0.0, L, <int> O)
+    loss = _softmax_xent(B, T, O, by, Y, L)
+
+    # ---- backward: output layer over all steps at once
+    # dWya = dL.T @ A
+    gemm(True, False, <int> O, <int> H, <int> BT, <floating> 1.0, L, <int> O,
+         Abuf + BH, <int> H, <floating> 0.0, dWya, <int> H)
+    # dby = dL.sum(0)
+    memset(dby, 0, O * sizeof(floating))
+    for r in range(BT):
+        axpy(<int> O, <floating> 1.0, L + r * O, dby)
+    # dZ = dL @ Wya                     (dL/dA for every step)
+    gemm(False, False, <int> BT, <int> H, <int> O, <floating> 1.0, L, <int> O,
+         Wya, <int> H, <floating> 0.0, dZ, <int> H)
+
+    # ---- backward through time; dnext = dL/da<t> from step t+1 (lives in da0)
+    memset(dnext, 0, BH * sizeof(floating))
+    for t in range(T - 1, -1, -1):
+        for b in range(B):
+            dz = dZ + (t * B + b) * H
+            if t + 1 < lengths[b]:
+                # dz<t> = (dA<t> + dnext) * (1 - a<t>^2)
+                _dtanh(dz, dnext + b * H, Abuf + (t + 1) * BH + b * H, H)
+            elif t < lengths[b]:
+                # last step of sequence b: nothing flows back from padding
+                # (dnext there is 0 @ Waa, NaN when Waa holds an inf)
+                _dtanh(dz, NULL, Abuf + (t + 1) * BH + b * H, H)
+            else:
+                memset(dz, 0, H * sizeof(floating))
+        # dnext = dz<t> @ Waa
+        gemm_rows(False, <int> B, <int> H, <int> H, dZ + t * BH, <int> H,
+                  Waa, <int> H, <floating> 0.0, dnext, <int> H)
+    # after t = 0, dnext = dL/da<0>
+
+    # dWaa = dZ.T @ Abuf[0:T]           (sum_t dz<t>^T a<t-1>, one GEMM)
+    gemm(True, False, <int> H, <int> H, <int> BT, <floating> 1.0, dZ, <int> H,
+         Abuf, <int> H, <floating> 0.0, dWaa, <int> H)
+    # dba = dZ.sum(0)
+    memset(dba, 0, H * sizeof(floating))
+    for r in range(BT):
+        axpy(<int> H, <floating> 1.0, dZ + r * H, dba)
+    if is_dense:
+        # dWax.T = X.T @ dZ                 (dZ reordered to (B, T) rows in P)
+        for t in range(T):
+            for b in range(B):
+                memcpy(P + (b * T + t) * H, dZ + (t * B + b) * H, H * sizeof(floating))
+        gemm(True, False, <int> I, <int> H, <int> BT, <floating> 1.0,
+             dense, <int> I, P, <int> H, <floating> 0.0, dWaxT, <int> H)
+    else:
+        # dWax[:, ids] += dz: scatter-add into rows of dWax.T
+        memset(dWaxT, 0, I * H * sizeof(floating))
+        for t in range(T):
+            for b in range(B):
+                if t < lengths[b]:
+                    axpy(<int> H, <floating> 1.0, dZ + (t * B + b) * H,
+                         dWaxT + ids[b * T + t] * H)
+    # a_last[b] = a<lengths[b]-1>
+    for b in range(B):
+        memcpy(a_last + b * H, Abuf + lengths[b] * BH + b * H, H * sizeof(floating))
+    return loss
+
+
+cdef int _check_params(object WaxT, object Waa, object ba, object Wya, object by,
+                       object ids, object dense, object lengths, object a0,
+                       int tn, Py_ssize_t* dims) except -1:
+    """The inputs both entry points share; dims = B, T, I, H, O."""
+    _check(WaxT, "WaxT", tn, 2, -1, -1, -1, False)
+    cdef Py_ssize_t I = _dim(WaxT, 0), H = _dim(WaxT, 1)
+    _check(Wya, "Wya", tn, 2, -1, H, -1, False)
+    cdef Py_ssize_t O = _dim(Wya, 0)
+    _check(Waa, "Waa", tn, 2, H, H, -1, False)
+    _check(ba, "ba", tn, 1, H, -1, -1, False)
+    _check(by, "by", tn, 1, O, -1, -1, False)
+    _check(lengths, "lengths", cnp.NPY_INTP, 1, -1, -1, -1, False)
+    cdef Py_ssize_t B = _dim(lengths, 0)
+    _check(a0, "a0", tn, 2, B, H, -1, False)
+    _check(ids, "ids", cnp.NPY_INTP, 2, -1, -1, -1, False)
+    _check(dense, "dense", tn, 3, -1, -1, -1, False)
+    cdef bint is_dense = _dim(dense, 0) > 0
+    if is_dense == (_dim(ids, 0) > 0):
+        raise ValueError("_kernels: exactly one of ids and dense must be non-empty")
+    cdef Py_ssize_t T = _dim(dense, 1) if is_dense else _dim(ids, 1)
+    if is_dense:
+        _check(dense, "dense", tn, 3, B, T, I, False)
+    else:
+        _check(ids, "ids", cnp.NPY_INTP, 2, B, T, -1, False)
+    dims[0] = B; dims[1] = T; dims[2] = I; dims[3] = H; dims[4] = O
+    return 0
+
+
+def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs, A, a_last):
     """probs (B, T, O), A (B, T, H) and a_last (B, H), written in place.
 
     Exactly one of ids (B, T) / dense (B, T, I) is non-empty.
     """
-    cdef Py_ssize_t B = a0.shape[0], H = a0.shape[1]
-    cdef Py_ssize_t T = A.shape[1], O = Wya.shape[0], I = WaxT.shape[0]
-    cdef bint is_dense = dense.shape[0] > 0
-    dt = np.float32 if floating is float else np.float64
-    cdef floating[:, :, ::1] Abuf = np.empty((T + 1, B, H), dtype=dt)
-    cdef floating[:, :, ::1] P = np.empty((B if is_dense else 0, T, H), dtype=dt)
-    cdef const Py_ssize_t* pid = NULL if is_dense else &ids[0, 0]
-    cdef const floating* src = &P[0, 0, 0] if is_dense else &WaxT[0, 0]
-    cdef Py_ssize_t b, t
+    cdef Py_ssize_t d[5]
+    cdef int tn = cnp.NPY_FLOAT32 if (cnp.PyArray_Check(WaxT) and
+                                      cnp.PyArray_TYPE(WaxT) == cnp.NPY_FLOAT32) else cnp.NPY_FLOAT64
+    _check_params(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, tn, d)
+    cdef Py_ssize_t B = d[0], T = d[1], I = d[2], H = d[3], O = d[4]
+    _check(probs, "probs", tn, 3, B, T, O, True)
+    _check(A, "A", tn, 3, B, T, H, True)
+    _check(a_last, "a_last", tn, 2, B, H, -1, True)
+    cdef bint is_dense = _dim(dense, 0) > 0
+    work = np.empty(_up16((T + 1) * B * H) + (B * T * H if is_dense else 0),
+                    dtype=np.float32 if tn == cnp.NPY_FLOAT32 else np.float64)
+    cdef const Py_ssize_t* pid = NULL if is_dense else <const Py_ssize_t*> _data(ids)
+    cdef void* pdense = _data(dense) if is_dense else NULL
+    cdef void* w = _data(work)
+    cdef const Py_ssize_t* plen = <const Py_ssize_t*> _data(lengths)
+    cdef void* p0 = _data(WaxT)
+    cdef void* p1 = _data(Waa)
+    cdef void* p2 = _data(ba)
+    cdef void* p3 = _data(Wya)
+    cdef void* p4 = _data(by)
+    cdef void* p5 = _data(a0)
+    cdef void* p6 = _data(probs)
+    cdef void* p7 = _data(A)
+    cdef void* p8 = _data(a_last)
     with nogil:
-        memcpy(&Abuf[0, 0, 0], &a0[0, 0], B * H * sizeof(floating))
-        if is_dense:
-            _project_dense(B * T, I, H, &dense[0, 0, 0], &WaxT[0, 0], &P[0, 0, 0])
-        _states(is_dense, B, T, H, pid, src, &Waa[0, 0], &ba[0], &lengths[0],
-                &Abuf[0, 0, 0])
-        # A (B, T, H), batch-major as returned; padding is already zero
-        for b in range(B):
-            for t in range(T):
-                memcpy(&A[b, t, 0], &Abuf[t + 1, b, 0], H * sizeof(floating))
-            memcpy(&a_last[b, 0], &Abuf[lengths[b], b, 0], H * sizeof(floating))
-        # probs = A @ Wya.T                 (all B*T steps in one GEMM; measured 2x
-        # faster than one GEMM per sequence at the word size)
-        gemm(False, True, <int> (B * T), <int> O, <int> H, <floating> 1.0, &A[0, 0, 0],
-             <int> H, &Wya[0, 0], <int> H, <floating> 0.0, &probs[0, 0, 0], <int> O)
-        for b in range(B):
-            _softmax_rows(lengths[b], O, &by[0], &probs[b, 0, 0])
-            if lengths[b] < T:
-                memset(&probs[b, lengths[b], 0], 0, (T - lengths[b]) * O * sizeof(floating))
+        if tn == cnp.NPY_FLOAT32:
+            _forward[float](B, T, I, H, O, <float*> p0, <float*> p1, <float*> p2,
+                            <float*> p3, <float*> p4, pid, <float*> pdense, plen,
+                            <float*> p5, <float*> p6, <float*> p7, <float*> p8,
+                            <float*> w)
+        else:
+            _forward[double](B, T, I, H, O, <double*> p0, <double*> p1, <double*> p2,
+                             <double*> p3, <double*> p4, pid, <double*> pdense, plen,
+                             <double*> p5, <double*> p6, <double*> p7, <double*> p8,
+                             <double*> w)
 
 
-def loss_and_grads(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
-                   const floating[::1] ba, const floating[:, ::1] Wya,
-                   const floating[::1] by, const Py_ssize_t[:, ::1] ids,
-                   const floating[:, :, ::1] dense, const Py_ssize_t[:, ::1] Y,
-                   const Py_ssize_t[::1] lengths, const floating[:, ::1] a0,
-                   floating[:, ::1] dWaxT, floating[:, ::1] dWaa, floating[::1] dba,
-                   floating[:, ::1] dWya, floating[::1] dby, floating[:, ::1] da0,
-                   floating[:, ::1] a_last):
+def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
+                   dWaxT, dWaa, dba, dWya, dby, da0, a_last):
     """Summed cross-entropy; gradients and a_last written in place.
 
     dWaxT is (I, H) = dWax.T.  Exactly one of ids / dense is non-empty.
     """
-    cdef Py_ssize_t B = a0.shape[0], H = a0.shape[1]
-    cdef Py_ssize_t T = Y.shape[1], O = Wya.shape[0], I = WaxT.shape[0]
-    cdef Py_ssize_t BT = B * T, BH = B * H
-    cdef bint is_dense = dense.shape[0] > 0
-    dt = np.float32 if floating is float else np.float64
-    cdef floating[:, :, ::1] Abuf = np.empty((T + 1, B, H), dtype=dt)
-    cdef floating[:, ::1] L = np.empty((BT, O), dtype=dt)
-    cdef floating[:, ::1] dZ = np.empty((BT, H), dtype=dt)
-    # dense: projected inputs in the forward, dz in (B, T) order in the backward
-    cdef floating[:, :, ::1] P = np.empty((B if is_dense else 0, T, H), dtype=dt)
-    cdef const Py_ssize_t* pid = NULL if is_dense else &ids[0, 0]
-    cdef const floating* src = &P[0, 0, 0] if is_dense else &WaxT[0, 0]
-    cdef floating* dz
-    cdef floating* dnext = &da0[0, 0]
-    cdef Py_ssize_t b, t, r
+    cdef Py_ssize_t d[5]
+    cdef int tn = cnp.NPY_FLOAT32 if (cnp.PyArray_Check(WaxT) and
+                                      cnp.PyArray_TYPE(WaxT) == cnp.NPY_FLOAT32) else cnp.NPY_FLOAT64
+    _check_params(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, tn, d)
+    cdef Py_ssize_t B = d[0], T = d[1], I = d[2], H = d[3], O = d[4]
+    _check(Y, "Y", cnp.NPY_INTP, 2, B, T, -1, False)
+    _check(dWaxT, "dWaxT", tn, 2, I, H, -1, True)
+    _check(dWaa, "dWaa", tn, 2, H, H, -1, True)
+    _check(dba, "dba", tn, 1, H, -1, -1, True)
+    _check(dWya, "dWya", tn, 2, O, H, -1, True)
+    _check(dby, "dby", tn, 1, O, -1, -1, True)
+    _check(da0, "da0", tn, 2, B, H, -1, True)
+    _check(a_last, "a_last", tn, 2, B, H, -1, True)
+    cdef bint is_dense = _dim(dense, 0) > 0
+    cdef Py_ssize_t BT = B * T
+    work = np.empty(_up16((T + 1) * B * H) + _up16(BT * O) + _up16(BT * H)
+                    + (BT * H if is_dense else 0),
+                    dtype=np.float32 if tn == cnp.NPY_FLOAT32 else np.float64)
+    cdef const Py_ssize_t* pid = NULL if is_dense else <const Py_ssize_t*> _data(ids)
+    cdef void* pdense = _data(dense) if is_dense else NULL
+    cdef void* w = _data(work)
+    cdef const Py_ssize_t* plen = <const Py_ssize_t*> _data(lengths)
+    cdef const Py_ssize_t* pY = <const Py_ssize_t*> _data(Y)
+    cdef void* p0 = _data(WaxT)
+    cdef void* p1 = _data(Waa)
+    cdef void* p2 = _data(ba)
+    cdef void* p3 = _data(Wya)
+    cdef void* p4 = _data(by)
+    cdef void* p5 = _data(a0)
+    cdef void* g0 = _data(dWaxT)
+    cdef void* g1 = _data(dWaa)
+    cdef void* g2 = _data(dba)
+    cdef void* g3 = _data(dWya)
+    cdef void* g4 = _data(dby)
+    cdef void* g5 = _data(da0)
+    cdef void* g6 = _data(a_last)
     cdef double loss
     with nogil:
-        # ---- forward
-        memcpy(&Abuf[0, 0, 0], &a0[0, 0], BH * sizeof(floating))
-        if is_dense:
-            _project_dense(BT, I, H, &dense[0, 0, 0], &WaxT[0, 0], &P[0, 0, 0])
-        _states(is_dense, B, T, H, pid, src, &Waa[0, 0], &ba[0], &lengths[0],
-                &Abuf[0, 0, 0])
-        # L = A @ Wya.T                     (all T*B steps in one GEMM)
-        gemm(False, True, <int> BT, <int> O, <int> H, <floating> 1.0, &Abuf[1, 0, 0],
-             <int> H, &Wya[0, 0], <int> H, <floating> 0.0, &L[0, 0], <int> O)
-        loss = _softmax_xent(B, T, O, &by[0], &Y[0, 0], &L[0, 0])
-
-        # ---- backward: output layer over all steps at once
-        # dWya = dL.T @ A
-        gemm(True, False, <int> O, <int> H, <int> BT, <floating> 1.0, &L[0, 0], <int> O,
-             &Abuf[1, 0, 0], <int> H, <floating> 0.0, &dWya[0, 0], <int> H)
-        # dby = dL.sum(0)
-        memset(&dby[0], 0, O * sizeof(floating))
-        for r in range(BT):
-            axpy(<int> O, <floating> 1.0, &L[r, 0], &dby[0])
-        # dZ = dL @ Wya                     (dL/dA for every step)
-        gemm(False, False, <int> BT, <int> H, <int> O, <floating> 1.0, &L[0, 0], <int> O,
-             &Wya[0, 0], <int> H, <floating> 0.0, &dZ[0, 0], <int> H)
-
-        # ---- backward through time; dnext = dL/da<t> from step t+1 (lives in da0)
-        memset(dnext, 0, BH * sizeof(floating))
-        for t in range(T - 1, -1, -1):
-            for b in range(B):
-                dz = &dZ[t * B + b, 0]
-                if t + 1 < lengths[b]:
-                    # dz<t> = (dA<t> + dnext) * (1 - a<t>^2)
-                    _dtanh(dz, dnext + b * H, &Abuf[t + 1, b, 0], H)
-                elif t < lengths[b]:
-                    # last step of sequence b: nothing flows back from padding
-                    # (dnext there is 0 @ Waa, NaN when Waa holds an inf)
-                    _dtanh(dz, NULL, &Abuf[t + 1, b, 0], H)
-                else:
-                    memset(dz, 0, H * sizeof(floating))
-            # dnext = dz<t> @ Waa
-            gemm_rows(False, <int> B, <int> H, <int> H, &dZ[t * B, 0], <int> H,
-                      &Waa[0, 0], <int> H, <floating> 0.0, dnext, <int> H)
-        # after t = 0, dnext = dL/da<0>
-
-        # dWaa = dZ.T @ Abuf[0:T]           (sum_t dz<t>^T a<t-1>, one GEMM)
-        gemm(True, False, <int> H, <int> H, <int> BT, <floating> 1.0, &dZ[0, 0], <int> H,
-             &Abuf[0, 0, 0], <int> H, <floating> 0.0, &dWaa[0, 0], <int> H)
-        # dba = dZ.sum(0)
-        memset(&dba[0], 0, H * sizeof(floating))
-        for r in range(BT):
-            axpy(<int> H, <floating> 1.0, &dZ[r, 0], &dba[0])
-        if is_dense:
-            # dWax.T = X.T @ dZ                 (dZ reordered to (B, T) rows in P)
-            for t in range(T):
-                for b in range(B):
-                    memcpy(&P[b, t, 0], &dZ[t * B + b, 0], H * sizeof(floating))
-            gemm(True, False, <int> I, <int> H, <int> BT, <floating> 1.0,
-                 &dense[0, 0, 0], <int> I, &P[0, 0, 0], <int> H, <floating> 0.0,
-                 &dWaxT[0, 0], <int> H)
+        if tn == cnp.NPY_FLOAT32:
+            loss = _loss_and_grads[float](
+                B, T, I, H, O, <float*> p0, <float*> p1, <float*> p2, <float*> p3,
+                <float*> p4, pid, <float*> pdense, pY, plen, <float*> p5,
+                <float*> g0, <float*> g1, <float*> g2, <float*> g3, <float*> g4,
+                <float*> g5, <float*> g6, <float*> w)
         else:
-            # dWax[:, ids] += dz: scatter-add into rows of dWax.T
-            memset(&dWaxT[0, 0], 0, I * H * sizeof(floating))
-            for t in range(T):
-                for b in range(B):
-                    if t < lengths[b]:
-                        axpy(<int> H, <floating> 1.0, &dZ[t * B + b, 0],
-                             &dWaxT[ids[b, t], 0])
-        # a_last[b] = a<lengths[b]-1>
-        for b in range(B):
-            memcpy(&a_last[b, 0], &Abuf[lengths[b], b, 0], H * sizeof(floating))
+            loss = _loss_and_grads[double](
+                B, T, I, H, O, <double*> p0, <double*> p1, <double*> p2, <double*> p3,
+                <double*> p4, pid, <double*> pdense, pY, plen, <double*> p5,
+                <double*> g0, <double*> g1, <double*> g2, <double*> g3, <double*> g4,
+                <double*> g5, <double*> g6, <double*> w)
     return loss
 
 

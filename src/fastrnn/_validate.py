@@ -20,6 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from fastrnn._index import first_outside
+
 __all__ = ["FastRNNIndexError", "Batch", "Params", "check_params", "check_batch",
            "IGNORE", "PARAM_KEYS"]
 
@@ -109,8 +111,39 @@ def _as_float(value, name: str, dtype: np.dtype, ndim: int) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
+_PARAM_NDIMS = (2, 2, 1, 2, 1)
+
+
 def _check_param_arrays(params) -> dict:
-    """Keys, one float dtype, consistent shapes; no copies yet."""
+    """Keys, one float dtype, consistent shapes; no copies yet.
+
+    The usual case (five ndarrays that are right) is decided with a few
+    comparisons; anything else goes to the check-by-check path, which raises
+    with the specific message.
+    """
+    if isinstance(params, dict) and len(params) == len(PARAM_KEYS):
+        try:
+            vals = [params[k] for k in PARAM_KEYS]
+        except KeyError:
+            return _check_param_arrays_slow(params)
+        if all(type(a) is np.ndarray for a in vals):
+            Wax, Waa, ba, Wya, by = vals
+            dtype = Wax.dtype
+            if (dtype in FLOAT_DTYPES and Waa.dtype == dtype and ba.dtype == dtype
+                    and Wya.dtype == dtype and by.dtype == dtype
+                    and (Wax.ndim, Waa.ndim, ba.ndim, Wya.ndim, by.ndim) == _PARAM_NDIMS):
+                H, I = Wax.shape
+                O = Wya.shape[0]
+                if (Waa.shape == (H, H) and ba.shape == (H,) and Wya.shape == (O, H)
+                        and by.shape == (O,) and 1 <= min(H, I, O)
+                        and max(H, I, O) <= INT_MAX):
+                    return dict(zip(PARAM_KEYS, vals))
+    return _check_param_arrays_slow(params)
+
+
+def _check_param_arrays_slow(params) -> dict:
+    """Every check of :func:`_check_param_arrays`, one at a time, each with its
+    own message."""
     if not isinstance(params, Mapping):
         raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
     missing = [k for k in PARAM_KEYS if k not in params]
@@ -187,14 +220,21 @@ def _check_lengths(lengths, B: int, T: int) -> np.ndarray:
 def _check_ids(arr: np.ndarray, I: int, valid: np.ndarray | None) -> np.ndarray:
     """(B, T) integer token ids, each in [0, I) where valid."""
     vals = arr if valid is None else np.where(valid, arr, 0)
-    lo, hi = vals.min(), vals.max()
-    if lo < 0 or hi >= I:
-        bad = (vals < 0) | (vals >= I)
-        pos = _first_bad(bad)
+    if vals.dtype == np.intp:
+        # the usual case: one pass in C, no reductions, no copy
+        out = np.ascontiguousarray(vals)
+        ok = first_outside(out, 0, I) < 0
+    else:
+        # other integer types are range-checked before the cast (an unsigned
+        # id beyond intp's range must not wrap into a valid one)
+        ok = vals.min() >= 0 and vals.max() < I
+        out = np.ascontiguousarray(vals, dtype=np.intp) if ok else None
+    if not ok:
+        pos = _first_bad((vals < 0) | (vals >= I))
         raise FastRNNIndexError(
             f"X has token id {int(arr[pos])} at {list(pos)}; ids must be in [0, {I}) "
             f"(input size I={I})")
-    return np.ascontiguousarray(vals, dtype=np.intp)
+    return out
 
 
 def _check_targets(Y, B: int, T: int, O: int, lengths: np.ndarray,
@@ -215,7 +255,12 @@ def _check_targets(Y, B: int, T: int, O: int, lengths: np.ndarray,
         raise ValueError(
             f"Y must have shape (B, T)=({B}, {T}) (a target per step) or (B,)=({B},) "
             f"(a target per sequence), got {arr.shape}")
-    if vals.min() < IGNORE or vals.max() >= O:
+    if vals.dtype == np.intp and vals.ndim == 2:
+        out = np.ascontiguousarray(vals)
+        ok = first_outside(out, IGNORE, O) < 0
+    else:
+        ok = vals.min() >= IGNORE and vals.max() < O
+    if not ok:
         pos = _first_bad((vals < IGNORE) | (vals >= O))
         raise FastRNNIndexError(
             f"Y has target {int(arr[pos])} " + where.format(list(pos) if arr.ndim == 2 else pos[0])
@@ -268,14 +313,14 @@ def check_batch(params, X, Y=None, a0=None, lengths=None, *, need_Y=False) -> Ba
         raise ValueError(f"X has shape {Xa.shape}; the batch size B and the number of "
                          "time steps T must both be >= 1")
     # every int handed to BLAS: T*B rows, B*H and T*I leading dimensions
-    for what, v in (("B*T", B * T), ("B*H", B * H), ("T*I", T * I)):
-        if v > INT_MAX:
-            raise ValueError(f"{what} = {v} exceeds BLAS's 32-bit limit {INT_MAX}; "
-                             "split the batch")
+    if max(B * T, B * H, T * I) > INT_MAX:
+        for what, v in (("B*T", B * T), ("B*H", B * H), ("T*I", T * I)):
+            if v > INT_MAX:
+                raise ValueError(f"{what} = {v} exceeds BLAS's 32-bit limit {INT_MAX}; "
+                                 "split the batch")
 
     if lengths is None:
-        L = np.empty(B, dtype=np.intp)
-        L.fill(T)
+        L = np.full(B, T, dtype=np.intp)
         valid = None
     else:
         L = _check_lengths(lengths, B, T)
