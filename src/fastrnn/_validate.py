@@ -228,7 +228,8 @@ def _check_ids(arr: np.ndarray, I: int, valid: np.ndarray | None) -> np.ndarray:
         # other integer types are range-checked before the cast (an unsigned
         # id beyond intp's range must not wrap into a valid one)
         ok = vals.min() >= 0 and vals.max() < I
-        out = np.ascontiguousarray(vals, dtype=np.intp) if ok else None
+        if ok:
+            out = np.ascontiguousarray(vals, dtype=np.intp)
     if not ok:
         pos = _first_bad((vals < 0) | (vals >= I))
         raise FastRNNIndexError(
