@@ -11,7 +11,7 @@ import threading
 import numpy as np
 
 from . import _kernels, _validate
-from ._util import check_int
+from ._util import check_int, make_rng
 
 __all__ = ["init_params", "forward", "loss_and_grads"]
 
@@ -137,7 +137,7 @@ def init_params(input_size, hidden_size, output_size=None, *, dtype=np.float32,
         raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
     if dt not in _validate.FLOAT_DTYPES:
         raise TypeError(f"dtype must be float32 or float64, got {dt}")
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     bound = 1.0 / np.sqrt(H)
 
     def uniform(shape):

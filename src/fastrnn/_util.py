@@ -114,3 +114,36 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
         pass
     finally:
         os.close(dir_fd)
+
+
+def make_rng(seed, name: str = "seed") -> np.random.Generator:
+    """``numpy.random.default_rng(seed)``, with errors that name the argument.
+
+    Accepts what NumPy accepts: None, a non-negative int or a sequence of
+    them, a ``SeedSequence``, a ``BitGenerator`` or a ``Generator``.
+    """
+    if isinstance(seed, (bool, np.bool_, float, str, bytes)):
+        raise TypeError(f"{name} must be None, a non-negative integer or a "
+                        f"numpy.random.Generator, got {seed!r}")
+    try:
+        return np.random.default_rng(seed)
+    except TypeError:
+        raise TypeError(f"{name} must be None, a non-negative integer or a "
+                        f"numpy.random.Generator, got {seed!r}") from None
+    except ValueError:
+        raise ValueError(f"{name} must be a non-negative integer, got {seed!r}") from None
+
+
+class LengthMemoryError(ValueError, MemoryError):
+    """A length whose arrays do not fit in memory: a ValueError naming the
+    argument, and still the MemoryError NumPy would have raised."""
+
+
+def alloc_draws(length: int, rng: np.random.Generator) -> tuple:
+    """The output ids and the `length` uniforms of a sampling call, or a
+    ValueError naming `length` when they do not fit in memory."""
+    try:
+        return np.empty(length, dtype=np.intp), rng.random(length)
+    except MemoryError:
+        raise LengthMemoryError(f"length={length} needs {16 * length / 2**30:.1f} GiB for the ids "
+                         "and uniforms; generate in shorter pieces, passing a0 on") from None

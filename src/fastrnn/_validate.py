@@ -314,8 +314,9 @@ def check_batch(params, X, Y=None, a0=None, lengths=None, *, need_Y=False) -> Ba
         raise ValueError(f"X has shape {Xa.shape}; the batch size B and the number of "
                          "time steps T must both be >= 1")
     # every int handed to BLAS: T*B rows, B*H and T*I leading dimensions
-    if max(B * T, B * H, T * I) > INT_MAX:
-        for what, v in (("B*T", B * T), ("B*H", B * H), ("T*I", T * I)):
+    # (T*I only for dense inputs, where a sequence's rows are T*I apart)
+    if max(B * T, B * H, T * I if dense_in else 0) > INT_MAX:
+        for what, v in (("B*T", B * T), ("B*H", B * H), ("T*I", T * I if dense_in else 0)):
             if v > INT_MAX:
                 raise ValueError(f"{what} = {v} exceeds BLAS's 32-bit limit {INT_MAX}; "
                                  "split the batch")

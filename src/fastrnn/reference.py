@@ -22,6 +22,7 @@ from typing import cast
 import numpy as np
 
 from . import _validate
+from ._util import make_rng
 
 __all__ = ["forward", "loss_and_grads", "sample"]
 
@@ -146,7 +147,7 @@ def sample(params, length, *, prime=None, a0=None, temperature=1.0, top_k=None,
     from .sampling import check_sample  # the shared gate
 
     s = check_sample(params, length, prime, a0, temperature, top_k, stop_id)
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     p = s.p
     Wax, Waa, ba, Wya, by = p.WaxT.T, p.Waa, p.ba, p.Wya, p.by
     a = s.a0.copy()                                  # a<0>, (H,)

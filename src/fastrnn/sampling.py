@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _sample, _validate
+from ._util import alloc_draws, make_rng
 
 __all__ = ["sample", "check_sample", "SampleArgs"]
 
@@ -196,11 +197,10 @@ def sample(params, length, *, prime=None, a0=None, temperature=1.0, top_k=None,
     True
     """
     args = check_sample(params, length, prime, a0, temperature, top_k, stop_id)
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     p = args.p
-    out = np.empty(args.length, dtype=np.intp)
-    # the same numbers as `length` calls of rng.random(), in order
-    u = rng.random(args.length)
+    # u: the same numbers as `length` calls of rng.random(), in order
+    out, u = alloc_draws(args.length, rng)
     n = _sample.sample(p.WaxT, p.Waa, p.ba, p.Wya, p.by, args.prime, args.a0,
                        args.temperature, args.top_k, args.stop_id, u, out)
     return out if n == args.length else out[:n].copy()
