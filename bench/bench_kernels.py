@@ -4,7 +4,10 @@
 
 float32 at the issue's four sizes; PyTorch (nn.RNN with the same weights,
 one-hot input through an Embedding of Wax.T, Linear, cross_entropy with
-reduction="sum") only where torch is importable.
+reduction="sum") only where torch is importable.  float64 for fastrnn at the
+large size.  ``test_gemm_peak`` measures this machine's GEMM rate in the same
+run, so that ``bench/table.py`` can state the floor (the step's matrix-product
+FLOPs at that rate) from a measurement rather than a quoted number.
 """
 import numpy as np
 import pytest
@@ -23,6 +26,29 @@ def test_loss_and_grads_fastrnn(benchmark, size):
     benchmark.group = f"loss_and_grads {size}"
     loss = run(benchmark, lambda: fastrnn.loss_and_grads(p, X, Y), size)
     assert np.isfinite(loss[0])
+
+
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_loss_and_grads_fastrnn64(benchmark, size):
+    p, X, Y = problem(size, dtype=np.float64)
+    benchmark.group = f"loss_and_grads {size}"
+    loss = run(benchmark, lambda: fastrnn.loss_and_grads(p, X, Y), size)
+    assert np.isfinite(loss[0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gemm_peak(benchmark, dtype):
+    """One 1024^3 GEMM through NumPy (the same OpenBLAS as SciPy's here): the
+    rate, 2 * 1024^3 / median, is the peak the floor is computed from."""
+    rng = np.random.default_rng(0)
+    n = 1024
+    a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
+    c = np.empty((n, n), dtype)
+    benchmark.group = "gemm peak"
+    benchmark.extra_info["flop"] = 2 * n ** 3
+    benchmark.pedantic(lambda: np.matmul(a, b, out=c), rounds=15, iterations=1,
+                       warmup_rounds=2)
+    np.testing.assert_allclose(c[:2, :2], a[:2] @ b[:, :2], rtol=1e-3)
 
 
 @pytest.mark.parametrize("size", SIZE_NAMES)
