@@ -250,3 +250,15 @@ def test_threads_in_one_thread_range_match_serial_and_restore_limits():
     assert_threads_match_serial([make_problem(m, I=20, H=96, B=8, T=6, seed=s)
                                  for s, m in enumerate(MODES)], repeats=3)
     assert blas_limits() == before
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("H,O", [(16, 8), (64, 65), (72, 30), (200, 100)])
+def test_small_product_and_blas_paths_match_reference(H, O, dtype):
+    # H, O chosen so that the per-step, output and gradient products go through
+    # the kernels' own small-product code in some cases and BLAS in others
+    # (see _small_w in _kernels.pyx)
+    for mode in ("steps", "lengths", "dense"):
+        p, X, Y, a0, lengths = make_problem(mode, I=13, H=H, O=O, B=5, T=6, dtype=dtype,
+                                            seed=H + O)
+        check_against_reference(p, X, Y, a0, lengths, dtype)
