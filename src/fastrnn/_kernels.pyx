@@ -67,12 +67,9 @@ cdef enum:
 
 
 cdef inline bint _small_w(Py_ssize_t k, Py_ssize_t n, Py_ssize_t itemsize) noexcept nogil:
-    """_sgemm for W (k x n) of this item size?  W must be small, and the
-    columns beyond the last whole vector (done one scalar at a time) few:
-    n a multiple of the vector width, or n >= 64.  (Course size, n = 50 or
-    27, measured slower than BLAS's gemv/gemm: the scalar tail dominated.)"""
-    return (k * n * itemsize <= SMALL_W_BYTES
-            and (n % (32 // itemsize) == 0 or n >= 64))
+    """_sgemm for W (k x n) of this item size?  W must be small, and at least
+    one vector wide (narrower ones are done a scalar at a time)."""
+    return k * n * itemsize <= SMALL_W_BYTES and n * itemsize >= 32
 
 
 cdef inline void _mm(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,

@@ -14,6 +14,9 @@
  * 50 x 50 x 25 gemm).  Here W is read in place, a row at a time, which is
  * the layout the kernels already have.
  *
+ * Columns past the last whole vector are done by the vector that ends at
+ * column n (it overlaps columns already done, and a mask keeps those).
+ *
  * Blocking: 4 rows of C by two vectors of columns (16 floats or 8 doubles
  * with AVX2; the vector type is 32 bytes, which gcc splits into two halves
  * for baseline SSE2) kept in 8 accumulators; W's two vectors are loaded once
@@ -25,6 +28,7 @@
 #define FASTRNN_SMALLGEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "_rowops.h"  /* FR_VEC */
@@ -34,8 +38,10 @@
 
 typedef float fr_v8f __attribute__((vector_size(32)));
 typedef double fr_v4d __attribute__((vector_size(32)));
+typedef int32_t fr_v8i __attribute__((vector_size(32)));   /* lane masks */
+typedef int64_t fr_v4l __attribute__((vector_size(32)));
 
-#define FR_SMALLGEMM(T, SUF, VT, VL)                                           \
+#define FR_SMALLGEMM(T, SUF, VT, VI, VL)                                         \
 static inline VT fr_ld_##SUF(const T *p)                                       \
 {                                                                              \
     VT v;                                                                      \
@@ -110,7 +116,26 @@ FR_VEC static void fr_gemm_##SUF(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,        \
         }                                                                      \
         j0 += VL;                                                              \
     }                                                                          \
-    /* the last n - j0 < VL columns, one element at a time */                  \
+    /* the last r = n - j0 < VL columns: the vector that ends at column n,  \
+     * overlapping columns already done, stored through a mask so that only   \
+     * its last r lanes change C */                                           \
+    if (j0 < n && n >= VL) {                                                   \
+        ptrdiff_t jt = n - VL, r = n - j0;                                     \
+        VI keep = {0};                                                         \
+        for (j = 0; j < VL; j++)                                               \
+            keep[j] = j >= VL - r ? -1 : 0;                                    \
+        for (i = 0; i < m; i++) {                                              \
+            T *c0 = C + i * ldc + jt;                                          \
+            VT old = fr_ld_##SUF(c0);                                          \
+            VT s00 = accumulate ? old : zero;                                  \
+            const T *a = A + i * a_rs;                                         \
+            for (p = 0; p < k; p++)                                            \
+                s00 += a[p * a_cs] * fr_ld_##SUF(W + p * ldw + jt);            \
+            fr_st_##SUF(c0, (VT) (((VI) s00 & keep) | ((VI) old & ~keep)));    \
+        }                                                                      \
+        j0 = n;                                                                \
+    }                                                                          \
+    /* n < VL: one element at a time */                                        \
     for (i = 0; i < m && j0 < n; i++) {                                        \
         const T *a = A + i * a_rs;                                             \
         for (j = j0; j < n; j++) {                                             \
@@ -121,7 +146,7 @@ FR_VEC static void fr_gemm_##SUF(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,        \
         }                                                                      \
     }                                                                          \
 }
-FR_SMALLGEMM(float, f, fr_v8f, 8)
-FR_SMALLGEMM(double, d, fr_v4d, 4)
+FR_SMALLGEMM(float, f, fr_v8f, fr_v8i, 8)
+FR_SMALLGEMM(double, d, fr_v4d, fr_v4l, 4)
 
 #endif
