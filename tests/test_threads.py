@@ -168,8 +168,9 @@ def test_every_public_object_documents_its_thread_safety():
     from fastrnn import (checkpoint, classifier, cli, corpus, data, interop, models, plotting,
                          reference)
     from fastrnn import vocab as vocab_module
+    from fastrnn import _api, sampling
     modules = [models, classifier, vocab_module, optim, data, checkpoint, interop, reference,
-               cli, corpus, plotting]
+               cli, corpus, plotting, _api, sampling]
     missing = []
     for module in modules:
         for name in module.__all__:
@@ -178,4 +179,6 @@ def test_every_public_object_documents_its_thread_safety():
                 continue  # constants
             if "Thread safety:" not in (obj.__doc__ or ""):
                 missing.append(f"{module.__name__}.{name}")
+    if "Thread safety:" not in (fastrnn.FastRNNIndexError.__doc__ or ""):
+        missing.append("fastrnn.FastRNNIndexError")
     assert not missing, missing

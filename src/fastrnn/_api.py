@@ -119,6 +119,11 @@ def init_params(input_size, hidden_size, output_size=None, *, dtype=np.float32,
         columns (one per token) are contiguous in memory for the input gather;
         any layout is accepted by the other functions.
 
+    Notes
+    -----
+    Thread safety: a pure function (its generator comes from `seed`), safe
+    from several threads.
+
     Examples
     --------
     >>> import numpy as np, fastrnn
@@ -190,6 +195,13 @@ def forward(params, X, a0=None, lengths=None):
     TypeError, ValueError, IndexError
         For a bad dtype, shape, id, or length; the message names the argument.
 
+    Notes
+    -----
+    Thread safety: a pure function, safe from several threads on inputs no
+    other thread writes; the kernels release the GIL, so such threads run in
+    parallel (BLAS threads are limited where they would oversubscribe: see
+    the README's Threads section).
+
     Examples
     --------
     >>> import numpy as np, fastrnn
@@ -233,6 +245,13 @@ def loss_and_grads(params, X, Y, a0=None, lengths=None):
     a_last : ndarray, shape (B, H)
         The state after each sequence's last step, a<lengths[b]>, to carry into
         the next window as its a0 (truncated BPTT).
+
+    Notes
+    -----
+    Thread safety: a pure function, safe from several threads on inputs no
+    other thread writes; the kernels release the GIL, so such threads run in
+    parallel (BLAS threads are limited where they would oversubscribe: see
+    the README's Threads section).
 
     Examples
     --------

@@ -42,6 +42,8 @@ class FastRNNIndexError(IndexError, ValueError):
 
     Subclasses both ``IndexError`` and ``ValueError`` (like NumPy's
     ``AxisError``), so either ``except`` clause catches it.
+
+    Thread safety: an exception class; nothing shared.
     """
 
 

@@ -27,6 +27,8 @@ class SampleArgs:
     a0: (H,) C-contiguous, in the parameters' dtype.
     top_k: in [1, O]; O when the caller gave None (every class kept).
     stop_id: in [0, O), or -1 when the caller gave None (never stop early).
+
+    Thread safety: immutable (a frozen dataclass; do not write to its arrays).
     """
     p: _validate.Params
     length: int
@@ -68,7 +70,10 @@ def _check_prime(prime, I: int) -> np.ndarray:
 
 def check_sample(params, length, prime=None, a0=None, temperature=1.0, top_k=None,
                  stop_id=None) -> SampleArgs:
-    """Check everything :func:`sample` takes except the seed."""
+    """Check everything :func:`sample` takes except the seed.
+
+    Thread safety: a pure function; reads its arguments, copies what it keeps.
+    """
     p = _validate.check_params(params)
     if p.O != p.I:
         raise ValueError(
@@ -179,6 +184,10 @@ def sample(params, length, *, prime=None, a0=None, temperature=1.0, top_k=None,
     the same uniforms.  Their tanh, exp and BLAS differ in the last bits, so
     they return the same ids unless a uniform falls within that rounding
     (~1e-7 for float32) of a CDF step, which the tests never meet.
+
+    Thread safety: a pure function with its own generator (from `seed`), safe
+    from several threads on inputs no other thread writes; the kernel
+    releases the GIL.
 
     Examples
     --------
