@@ -16,6 +16,7 @@ import os
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext as _build_ext
 
 DEBUG = os.environ.get("FASTRNN_DEBUG_CYTHON") == "1"
 ASAN = os.environ.get("FASTRNN_ASAN") == "1"
@@ -59,12 +60,26 @@ if only:
 # a kernel module still being written is skipped until its source exists
 EXTENSIONS = [e for e in EXTENSIONS if os.path.exists(f"src/fastrnn/{e}.pyx")]
 
+class build_ext(_build_ext):
+    """Run Cython only when extensions are built, not for every setup.py
+    command (``python -m build`` calls setup.py four times: egg_info, sdist,
+    and the wheel's metadata and build)."""
+
+    def run(self):
+        done = cythonize(
+            self.extensions,
+            compiler_directives=directives,
+            # regenerate every time: C files left by a debug build (checks on)
+            # must never be compiled into a normal one, or the other way round
+            force=True,
+        )
+        c_sources = {e.name: e.sources for e in done}
+        for e in self.extensions:  # keep setuptools' own Extension objects
+            e.sources = c_sources[e.name]
+        super().run()
+
+
 setup(
-    ext_modules=cythonize(
-        [ext(name) for name in EXTENSIONS],
-        compiler_directives=directives,
-        # regenerate every time: C files left by a debug build (checks on) must
-        # never be compiled into a normal one, or the other way round
-        force=True,
-    ),
+    ext_modules=[ext(name) for name in EXTENSIONS],
+    cmdclass={"build_ext": build_ext},
 )
