@@ -1,13 +1,17 @@
 """Markdown table from a pytest-benchmark JSON file of bench_kernels.py.
 
     pytest bench/bench_kernels.py --benchmark-only --benchmark-json=out.json
-    python bench/table.py out.json
+    python bench/table.py out.json [out2.json ...]
+
+With several files (repeated runs on a noisy machine), each cell is the
+median of the runs' medians.
 
 The floor column is the step's matrix-product FLOPs (6·V·H·B·T + 6·H²·B·T for
 a training step, a third of that for forward) at the float32 GEMM rate that
 ``test_gemm_peak`` measured in the same run.
 """
 import json
+import statistics
 import sys
 from collections import defaultdict
 
@@ -21,20 +25,30 @@ def flops(func, size):
     return step if func == "loss_and_grads" else step / 3
 
 
-def main(path):
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
+def main(paths):
+    runs = []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            runs.append(json.load(f))
+    data = runs[-1]
+    per = defaultdict(list)  # benchmark name -> [median seconds per run]
+    flop = {}
+    for run in runs:
+        for b in run["benchmarks"]:
+            per[b["name"]].append(b["stats"]["median"])
+            if "flop" in b.get("extra_info", {}):
+                flop[b["name"]] = b["extra_info"]["flop"]
     med = defaultdict(dict)  # (function, size) -> impl -> median seconds
     peak = {}
-    for b in data["benchmarks"]:
-        name = b["name"]  # test_loss_and_grads_fastrnn[small]
+    for name, values in per.items():  # test_loss_and_grads_fastrnn[small]
+        value = statistics.median(values)
         if name.startswith("test_gemm_peak["):
-            peak[name[len("test_gemm_peak["):-1]] = b["extra_info"]["flop"] / b["stats"]["median"]
+            peak[name[len("test_gemm_peak["):-1]] = flop[name] / value
         if "[" not in name or not name.startswith(("test_loss_and_grads", "test_forward")):
             continue
         base, size = name[:-1].split("[")
         func, impl = base[len("test_"):].rsplit("_", 1)
-        med[(func, size)][impl] = b["stats"]["median"]
+        med[(func, size)][impl] = value
     gf = peak.get("float32")
     for dt, rate in sorted(peak.items()):
         print(f"GEMM peak {dt}: {rate / 1e9:.1f} GFLOP/s")
@@ -63,8 +77,8 @@ def main(path):
     info = data.get("machine_info", {})
     print(f"\nmachine: {info.get('cpu', {}).get('brand_raw', '?')}, "
           f"{info.get('cpu', {}).get('count', '?')} cores; python {info.get('python_version')}; "
-          f"date {data.get('datetime', '?')[:19]}")
+          f"runs: {', '.join(r.get('datetime', '?')[:19] for r in runs)}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1:])
