@@ -8,7 +8,10 @@ few elements and checks the result against fastrnn.reference once.
 
 Paths: token ids and dense inputs; full length and padded (lengths); ignored
 targets and one target per sequence; a0 given (B, H) and shared (H,); fewer
-than 4 rows (one gemv per row) and 4 or more (gemm) in the recurrence; H = 1;
+than 4 rows (one gemv per row) and 4 or more (gemm) in the recurrence; the
+kernels' own small products (_smallgemm.h: 4-row and single-row blocks, whole
+vectors, the masked last vector, scalar columns; the padded copy of Waa at
+H = 64); H = 1;
 float32 and float64; the BLAS wrappers in all four transposes; the float32
 tanh/exp row operations on odd lengths (vector loop and remainder); sampling
 with prime, a0, temperature, top_k, stop_id, length 0 and NaN parameters.
@@ -83,6 +86,29 @@ def test_every_mode(mode, dtype):
 @pytest.mark.parametrize("mode", ["steps", "all", "many_to_one"])
 def test_edge_shapes(I, H, O, B, T, mode, dtype):
     check(*make_problem(mode, I=I, H=H, O=O, B=B, T=T, dtype=dtype, seed=T), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("I,H,O,B,T", [(5, 8, 9, 1, 3), (6, 13, 17, 7, 4), (4, 64, 8, 5, 2)])
+@pytest.mark.parametrize("mode", ["steps", "lengths", "dense"])
+def test_small_products(I, H, O, B, T, mode, dtype):
+    check(*make_problem(mode, I=I, H=H, O=O, B=B, T=T, dtype=dtype, seed=H), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (5, 9, 3), (6, 33, 7), (4, 3, 2)])
+def test_small_gemm(m, n, k, trans_a, accumulate, dtype):
+    from fastrnn._kernels import _small_gemm
+    rng = np.random.default_rng(m + n + k)
+    A = rng.normal(size=(k, m) if trans_a else (m, k)).astype(dtype)
+    W = rng.normal(size=(k, n)).astype(dtype)
+    C = rng.normal(size=(m, n)).astype(dtype)
+    want = (A.T if trans_a else A).astype(np.float64) @ W + (C if accumulate else 0)
+    _small_gemm(trans_a, A, W, C, accumulate)
+    defined(C)
+    assert rel(C, want) <= TOL[dtype]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
