@@ -450,6 +450,35 @@ cdef int _check_params(object WaxT, object Waa, object ba, object Wya, object by
     return 0
 
 
+cdef struct _Inputs:
+    # data pointers of the arrays both entry points read
+    const Py_ssize_t* ids      # NULL for dense inputs
+    const void* dense          # NULL for token ids
+    const Py_ssize_t* lengths
+    const void* WaxT
+    const void* Waa
+    const void* ba
+    const void* Wya
+    const void* by
+    const void* a0
+
+
+cdef _Inputs _inputs(object WaxT, object Waa, object ba, object Wya, object by,
+                     object ids, object dense, object lengths, object a0,
+                     bint is_dense):
+    cdef _Inputs r
+    r.ids = NULL if is_dense else <const Py_ssize_t*> _data(ids)
+    r.dense = _data(dense) if is_dense else NULL
+    r.lengths = <const Py_ssize_t*> _data(lengths)
+    r.WaxT = _data(WaxT)
+    r.Waa = _data(Waa)
+    r.ba = _data(ba)
+    r.Wya = _data(Wya)
+    r.by = _data(by)
+    r.a0 = _data(a0)
+    return r
+
+
 def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs, A, a_last):
     """probs (B, T, O), A (B, T, H) and a_last (B, H), written in place.
 
@@ -467,30 +496,22 @@ def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs, A, a_last):
     work = np.empty(_up16((T + 1) * B * H) + H * _ldp(H) + _up16(H * O)
                     + (B * T * H if is_dense else 0),
                     dtype=np.float32 if tn == cnp.NPY_FLOAT32 else np.float64)
-    cdef const Py_ssize_t* pid = NULL if is_dense else <const Py_ssize_t*> _data(ids)
-    cdef void* pdense = _data(dense) if is_dense else NULL
+    cdef _Inputs x = _inputs(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, is_dense)
     cdef void* w = _data(work)
-    cdef const Py_ssize_t* plen = <const Py_ssize_t*> _data(lengths)
-    cdef void* p0 = _data(WaxT)
-    cdef void* p1 = _data(Waa)
-    cdef void* p2 = _data(ba)
-    cdef void* p3 = _data(Wya)
-    cdef void* p4 = _data(by)
-    cdef void* p5 = _data(a0)
     cdef void* p6 = _data(probs)
     cdef void* p7 = _data(A)
     cdef void* p8 = _data(a_last)
     with nogil:
         if tn == cnp.NPY_FLOAT32:
-            _forward[float](B, T, I, H, O, <float*> p0, <float*> p1, <float*> p2,
-                            <float*> p3, <float*> p4, pid, <float*> pdense, plen,
-                            <float*> p5, <float*> p6, <float*> p7, <float*> p8,
-                            <float*> w)
+            _forward[float](B, T, I, H, O, <float*> x.WaxT, <float*> x.Waa,
+                            <float*> x.ba, <float*> x.Wya, <float*> x.by, x.ids,
+                            <float*> x.dense, x.lengths, <float*> x.a0, <float*> p6,
+                            <float*> p7, <float*> p8, <float*> w)
         else:
-            _forward[double](B, T, I, H, O, <double*> p0, <double*> p1, <double*> p2,
-                             <double*> p3, <double*> p4, pid, <double*> pdense, plen,
-                             <double*> p5, <double*> p6, <double*> p7, <double*> p8,
-                             <double*> w)
+            _forward[double](B, T, I, H, O, <double*> x.WaxT, <double*> x.Waa,
+                             <double*> x.ba, <double*> x.Wya, <double*> x.by, x.ids,
+                             <double*> x.dense, x.lengths, <double*> x.a0, <double*> p6,
+                             <double*> p7, <double*> p8, <double*> w)
 
 
 def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
@@ -517,17 +538,9 @@ def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
     work = np.empty(_up16((T + 1) * B * H) + _up16(BT * O) + _up16(BT * H)
                     + 2 * H * _ldp(H) + _up16(H * O) + (BT * H if is_dense else 0),
                     dtype=np.float32 if tn == cnp.NPY_FLOAT32 else np.float64)
-    cdef const Py_ssize_t* pid = NULL if is_dense else <const Py_ssize_t*> _data(ids)
-    cdef void* pdense = _data(dense) if is_dense else NULL
+    cdef _Inputs x = _inputs(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, is_dense)
     cdef void* w = _data(work)
-    cdef const Py_ssize_t* plen = <const Py_ssize_t*> _data(lengths)
     cdef const Py_ssize_t* pY = <const Py_ssize_t*> _data(Y)
-    cdef void* p0 = _data(WaxT)
-    cdef void* p1 = _data(Waa)
-    cdef void* p2 = _data(ba)
-    cdef void* p3 = _data(Wya)
-    cdef void* p4 = _data(by)
-    cdef void* p5 = _data(a0)
     cdef void* g0 = _data(dWaxT)
     cdef void* g1 = _data(dWaa)
     cdef void* g2 = _data(dba)
@@ -539,16 +552,16 @@ def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
     with nogil:
         if tn == cnp.NPY_FLOAT32:
             loss = _loss_and_grads[float](
-                B, T, I, H, O, <float*> p0, <float*> p1, <float*> p2, <float*> p3,
-                <float*> p4, pid, <float*> pdense, pY, plen, <float*> p5,
-                <float*> g0, <float*> g1, <float*> g2, <float*> g3, <float*> g4,
-                <float*> g5, <float*> g6, <float*> w)
+                B, T, I, H, O, <float*> x.WaxT, <float*> x.Waa, <float*> x.ba,
+                <float*> x.Wya, <float*> x.by, x.ids, <float*> x.dense, pY, x.lengths,
+                <float*> x.a0, <float*> g0, <float*> g1, <float*> g2, <float*> g3,
+                <float*> g4, <float*> g5, <float*> g6, <float*> w)
         else:
             loss = _loss_and_grads[double](
-                B, T, I, H, O, <double*> p0, <double*> p1, <double*> p2, <double*> p3,
-                <double*> p4, pid, <double*> pdense, pY, plen, <double*> p5,
-                <double*> g0, <double*> g1, <double*> g2, <double*> g3, <double*> g4,
-                <double*> g5, <double*> g6, <double*> w)
+                B, T, I, H, O, <double*> x.WaxT, <double*> x.Waa, <double*> x.ba,
+                <double*> x.Wya, <double*> x.by, x.ids, <double*> x.dense, pY, x.lengths,
+                <double*> x.a0, <double*> g0, <double*> g1, <double*> g2, <double*> g3,
+                <double*> g4, <double*> g5, <double*> g6, <double*> w)
     return loss
 
 
