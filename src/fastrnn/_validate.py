@@ -114,6 +114,7 @@ def _as_float(value, name: str, dtype: np.dtype, ndim: int) -> np.ndarray:
 
 
 _PARAM_NDIMS = (2, 2, 1, 2, 1)
+_F32, _F64 = FLOAT_DTYPES
 
 
 def _check_param_arrays(params) -> dict:
@@ -128,11 +129,16 @@ def _check_param_arrays(params) -> dict:
             vals = [params[k] for k in PARAM_KEYS]
         except KeyError:
             return _check_param_arrays_slow(params)
-        if all(type(a) is np.ndarray for a in vals):
-            Wax, Waa, ba, Wya, by = vals
+        Wax, Waa, ba, Wya, by = vals
+        nd = np.ndarray
+        if (type(Wax) is nd and type(Waa) is nd and type(ba) is nd and type(Wya) is nd
+                and type(by) is nd):
+            # identity, not equality: NumPy's native float32/float64 dtypes are
+            # singletons; anything else (byte-swapped, an equal copy) takes the
+            # slow path, which decides by equality
             dtype = Wax.dtype
-            if (dtype in FLOAT_DTYPES and Waa.dtype == dtype and ba.dtype == dtype
-                    and Wya.dtype == dtype and by.dtype == dtype
+            if ((dtype is _F32 or dtype is _F64) and Waa.dtype is dtype and ba.dtype is dtype
+                    and Wya.dtype is dtype and by.dtype is dtype
                     and (Wax.ndim, Waa.ndim, ba.ndim, Wya.ndim, by.ndim) == _PARAM_NDIMS):
                 H, I = Wax.shape
                 O = Wya.shape[0]
@@ -186,14 +192,11 @@ def _check_param_arrays_slow(params) -> dict:
 
 def _materialize(arrs: dict) -> Params:
     H, I = arrs["Wax"].shape
-    return Params(
-        # Wax stored Fortran-order (as init_params makes it) gives WaxT without a copy
-        WaxT=np.ascontiguousarray(arrs["Wax"].T),
-        Waa=np.ascontiguousarray(arrs["Waa"]),
-        ba=np.ascontiguousarray(arrs["ba"]),
-        Wya=np.ascontiguousarray(arrs["Wya"]),
-        by=np.ascontiguousarray(arrs["by"]),
-        dtype=arrs["Wax"].dtype, I=I, H=H, O=arrs["Wya"].shape[0])
+    c = np.ascontiguousarray
+    # positional, in Params' field order (WaxT, Waa, ba, Wya, by, dtype, I, H, O);
+    # Wax stored Fortran-order (as init_params makes it) gives WaxT without a copy
+    return Params(c(arrs["Wax"].T), c(arrs["Waa"]), c(arrs["ba"]), c(arrs["Wya"]),
+                  c(arrs["by"]), arrs["Wax"].dtype, I, H, arrs["Wya"].shape[0])
 
 
 def check_params(params) -> Params:
@@ -285,7 +288,7 @@ def check_batch(params, X, Y=None, a0=None, lengths=None, *, need_Y=False) -> Ba
     H, I = arrs["Wax"].shape
     O = arrs["Wya"].shape[0]
     is_array = isinstance(X, np.ndarray)
-    Xa = _as_array(X, "X")
+    Xa = X if type(X) is np.ndarray else _as_array(X, "X")
     kind = Xa.dtype.kind
     if kind == "b":
         raise TypeError("X has dtype bool; expected integer token ids (B, T) or "
@@ -324,7 +327,8 @@ def check_batch(params, X, Y=None, a0=None, lengths=None, *, need_Y=False) -> Ba
                                  "split the batch")
 
     if lengths is None:
-        L = np.full(B, T, dtype=np.intp)
+        L = np.empty(B, dtype=np.intp)   # np.full is a Python function: 3x slower
+        L.fill(T)
         valid = None
     else:
         L = _check_lengths(lengths, B, T)
@@ -359,8 +363,7 @@ def check_batch(params, X, Y=None, a0=None, lengths=None, *, need_Y=False) -> Ba
         a0_shape = a0c.shape
         if a0c.ndim == 1:
             a0c = np.ascontiguousarray(np.broadcast_to(a0c, (B, H)))
-    return Batch(p=_materialize(arrs), ids=ids, dense=dense, Y=Yc, lengths=L, a0=a0c, a0_shape=a0_shape,
-                 B=B, T=T)
+    return Batch(_materialize(arrs), ids, dense, Yc, L, a0c, a0_shape, B, T)
 
 
 def grads_dict(batch: Batch, dWaxT, dWaa, dba, dWya, dby, da0) -> dict:
