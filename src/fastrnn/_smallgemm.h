@@ -15,7 +15,8 @@
  * the layout the kernels already have.
  *
  * Columns past the last whole vector are done by the vector that ends at
- * column n (it overlaps columns already done, and a mask keeps those).
+ * column n; it overlaps columns already done, which it either recomputes to
+ * the same bits or, when accumulating into C, keeps through a mask.
  *
  * Blocking: 4 rows of C by two vectors of columns (16 floats or 8 doubles
  * with AVX2; the vector type is 32 bytes, which gcc splits into two halves
@@ -126,12 +127,17 @@ FR_VEC static void fr_gemm_##SUF(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,        \
             keep[j] = j >= VL - r ? -1 : 0;                                    \
         for (i = 0; i < m; i++) {                                              \
             T *c0 = C + i * ldc + jt;                                          \
-            VT old = fr_ld_##SUF(c0);                                          \
-            VT s00 = accumulate ? old : zero;                                  \
+            VT old = accumulate ? fr_ld_##SUF(c0) : zero;                      \
+            VT s00 = old;                                                      \
             const T *a = A + i * a_rs;                                         \
             for (p = 0; p < k; p++)                                            \
                 s00 += a[p * a_cs] * fr_ld_##SUF(W + p * ldw + jt);            \
-            fr_st_##SUF(c0, (VT) (((VI) s00 & keep) | ((VI) old & ~keep)));    \
+            /* without accumulate the overlapped lanes get again the values   \
+             * already there (same operations, same order): store them all,   \
+             * so C is never read; with accumulate they were updated once     \
+             * already, so the mask keeps them */                             \
+            fr_st_##SUF(c0, accumulate                                         \
+                        ? (VT) (((VI) s00 & keep) | ((VI) old & ~keep)) : s00);\
         }                                                                      \
         j0 = n;                                                                \
     }                                                                          \
