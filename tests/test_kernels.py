@@ -262,3 +262,29 @@ def test_small_product_and_blas_paths_match_reference(H, O, dtype):
         p, X, Y, a0, lengths = make_problem(mode, I=13, H=H, O=O, B=5, T=6, dtype=dtype,
                                             seed=H + O)
         check_against_reference(p, X, Y, a0, lengths, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_reused_workspace_is_never_read_before_written(dtype):
+    # each thread keeps its kernel workspace between calls; poison it with NaN
+    # and every result must be the same bits as with a clean one
+    from fastrnn import _kernels
+    if not _kernels._WORK_CACHE:
+        pytest.skip("workspace cache off (FASTRNN_NO_WORK_CACHE=1)")
+    name = "f" if dtype == np.float32 else "d"
+    for mode in MODES:
+        for H in (5, 16, 64):   # BLAS and own small products, padded Waa
+            p, X, Y, a0, lengths = make_problem(mode, I=9, H=H, O=11, B=5, T=6,
+                                                dtype=dtype, seed=H)
+            want = fastrnn.loss_and_grads(p, X, Y, a0, lengths)
+            want_fwd = fastrnn.forward(p, X, a0, lengths)
+            getattr(_kernels._tls, name).fill(np.nan)
+            got = fastrnn.loss_and_grads(p, X, Y, a0, lengths)
+            getattr(_kernels._tls, name).fill(np.nan)
+            got_fwd = fastrnn.forward(p, X, a0, lengths)
+            assert got[0] == want[0]
+            for k in want[1]:
+                np.testing.assert_array_equal(got[1][k], want[1][k])
+            np.testing.assert_array_equal(got[2], want[2])
+            for g, w in zip(got_fwd, want_fwd):
+                np.testing.assert_array_equal(g, w)

@@ -43,9 +43,11 @@ echo "== valgrind memcheck: pytest $*"
 t0=$SECONDS
 set +e
 # PYTHONMALLOC=malloc: every Python object is a malloc block memcheck can see.
+# FASTRNN_NO_WORK_CACHE=1: a fresh, uninitialised kernel workspace per call,
+# so that a read before a write shows up (a reused one holds stale values).
 # --child-silent-after-fork: forked children (subprocess, the fuzz tests) are
 # not checked; their XML would interleave with the parent's.
-PYTHONMALLOC=malloc OPENBLAS_NUM_THREADS=1 PYTHONPATH=src \
+PYTHONMALLOC=malloc FASTRNN_NO_WORK_CACHE=1 OPENBLAS_NUM_THREADS=1 PYTHONPATH=src \
     valgrind --tool=memcheck --leak-check=no --num-callers=40 --error-exitcode=0 \
     --child-silent-after-fork=yes --xml=yes --xml-file="$logdir/memcheck.xml" \
     --log-file="$logdir/valgrind.log" \

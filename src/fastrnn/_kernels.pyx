@@ -14,6 +14,9 @@ one contiguous (B, H) block):
 With Abuf's slot t holding a<t-1>, dWaa = sum_t dz<t>^T a<t-1> is ONE GEMM of
 dZ against Abuf[0:T].
 """
+import os
+import threading
+
 import numpy as np
 
 cimport numpy as cnp
@@ -450,6 +453,34 @@ cdef int _check_params(object WaxT, object Waa, object ba, object Wya, object by
     return 0
 
 
+# ---- workspace -------------------------------------------------------------
+#
+# Each thread keeps its last workspace (per dtype) up to WORK_CACHE_BYTES and
+# reuses it: a fresh one of a few MiB per call cost page faults and unmapping
+# (15% of a small-size forward in `perf`).  The kernels write every element of
+# the workspace they read, so stale contents never matter; valgrind could no
+# longer tell, though, so tools/valgrind.sh sets FASTRNN_NO_WORK_CACHE=1 and
+# every call gets a fresh (uninitialised) one.  threading.local: no locking,
+# and a thread's buffer is freed with the thread.
+cdef Py_ssize_t WORK_CACHE_BYTES = 16 * 1024 * 1024
+_WORK_CACHE = os.environ.get("FASTRNN_NO_WORK_CACHE") != "1"
+_tls = threading.local()
+
+
+cdef object _workspace(Py_ssize_t n, int tn):
+    """An uninitialised or stale float array of at least n elements."""
+    dt = np.float32 if tn == cnp.NPY_FLOAT32 else np.float64
+    cdef Py_ssize_t itemsize = 4 if tn == cnp.NPY_FLOAT32 else 8
+    if not _WORK_CACHE or n * itemsize > WORK_CACHE_BYTES:
+        return np.empty(n, dtype=dt)
+    name = "f" if tn == cnp.NPY_FLOAT32 else "d"
+    buf = getattr(_tls, name, None)
+    if buf is None or cnp.PyArray_DIMS(<cnp.ndarray> buf)[0] < n:
+        buf = np.empty(n, dtype=dt)
+        setattr(_tls, name, buf)
+    return buf
+
+
 cdef struct _Inputs:
     # data pointers of the arrays both entry points read
     const Py_ssize_t* ids      # NULL for dense inputs
@@ -493,9 +524,8 @@ def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs, A, a_last):
     _check(A, "A", tn, 3, B, T, H, True)
     _check(a_last, "a_last", tn, 2, B, H, -1, True)
     cdef bint is_dense = _dim(dense, 0) > 0
-    work = np.empty(_up16((T + 1) * B * H) + H * _ldp(H) + _up16(H * O)
-                    + (B * T * H if is_dense else 0),
-                    dtype=np.float32 if tn == cnp.NPY_FLOAT32 else np.float64)
+    work = _workspace(_up16((T + 1) * B * H) + H * _ldp(H) + _up16(H * O)
+                      + (B * T * H if is_dense else 0), tn)
     cdef _Inputs x = _inputs(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, is_dense)
     cdef void* w = _data(work)
     cdef void* p6 = _data(probs)
@@ -535,9 +565,8 @@ def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
     _check(a_last, "a_last", tn, 2, B, H, -1, True)
     cdef bint is_dense = _dim(dense, 0) > 0
     cdef Py_ssize_t BT = B * T
-    work = np.empty(_up16((T + 1) * B * H) + _up16(BT * O) + _up16(BT * H)
-                    + 2 * H * _ldp(H) + _up16(H * O) + (BT * H if is_dense else 0),
-                    dtype=np.float32 if tn == cnp.NPY_FLOAT32 else np.float64)
+    work = _workspace(_up16((T + 1) * B * H) + _up16(BT * O) + _up16(BT * H)
+                      + 2 * H * _ldp(H) + _up16(H * O) + (BT * H if is_dense else 0), tn)
     cdef _Inputs x = _inputs(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, is_dense)
     cdef void* w = _data(work)
     cdef const Py_ssize_t* pY = <const Py_ssize_t*> _data(Y)
