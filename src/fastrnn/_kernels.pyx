@@ -23,7 +23,7 @@ cimport numpy as cnp
 from cython cimport floating
 from libc.string cimport memcpy, memset
 
-from fastrnn._blas cimport gemm, gemm_rows, axpy
+from fastrnn._blas cimport gemm, gemm_rows
 
 cnp.import_array()
 
@@ -38,6 +38,10 @@ cdef extern from "_rowops.h" nogil:
     void fr_dtanh_f(float* dz, const float* dn, const float* a, Py_ssize_t n)
     void fr_dtanh_d(double* dz, const double* dn, const double* a, Py_ssize_t n)
     void fr_exp_f(float* z, Py_ssize_t n)
+    void fr_add_f(float* y, const float* x, Py_ssize_t n)
+    void fr_add_d(double* y, const double* x, Py_ssize_t n)
+    void fr_sum_rows_f(float* y, const float* x, Py_ssize_t rows, Py_ssize_t n)
+    void fr_sum_rows_d(double* y, const double* x, Py_ssize_t rows, Py_ssize_t n)
 
 
 cdef extern from "_smallgemm.h" nogil:
@@ -129,6 +133,21 @@ cdef inline void _dtanh(floating* dz, const floating* dn, const floating* a,
         fr_dtanh_f(dz, dn, a, n)
     else:
         fr_dtanh_d(dz, dn, a, n)
+
+
+cdef inline void _add(floating* y, const floating* x, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fr_add_f(y, x, n)
+    else:
+        fr_add_d(y, x, n)
+
+
+cdef inline void _sum_rows(floating* y, const floating* x, Py_ssize_t rows,
+                           Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fr_sum_rows_f(y, x, rows, n)
+    else:
+        fr_sum_rows_d(y, x, rows, n)
 
 
 cdef inline void _softmax(floating* z, const floating* b, Py_ssize_t n) noexcept nogil:
@@ -342,7 +361,7 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
     cdef const floating* src = P if is_dense else WaxT
     cdef floating* dz
     cdef floating* dnext = da0
-    cdef Py_ssize_t b, t, r
+    cdef Py_ssize_t b, t
     cdef double loss
     # ---- forward
     if small_a:
@@ -370,9 +389,7 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
     # dWya = dL.T @ A
     _mm(True, O, H, BT, L, O, Abuf + BH, H, False, dWya, H)
     # dby = dL.sum(0)
-    memset(dby, 0, O * sizeof(floating))
-    for r in range(BT):
-        axpy(<int> O, <floating> 1.0, L + r * O, dby)
+    _sum_rows(dby, L, BT, O)
     # dZ = dL @ Wya                     (dL/dA for every step)
     _mm(False, BT, H, O, L, O, Wya, H, False, dZ, H)
 
@@ -401,9 +418,7 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
     # dWaa = dZ.T @ Abuf[0:T]           (sum_t dz<t>^T a<t-1>, one GEMM)
     _mm(True, H, H, BT, dZ, H, Abuf, H, False, dWaa, H)
     # dba = dZ.sum(0)
-    memset(dba, 0, H * sizeof(floating))
-    for r in range(BT):
-        axpy(<int> H, <floating> 1.0, dZ + r * H, dba)
+    _sum_rows(dba, dZ, BT, H)
     if is_dense:
         # dWax.T = X.T @ dZ                 (dZ reordered to (B, T) rows in P)
         for t in range(T):
@@ -417,8 +432,7 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
         for t in range(T):
             for b in range(B):
                 if t < lengths[b]:
-                    axpy(<int> H, <floating> 1.0, dZ + (t * B + b) * H,
-                         dWaxT + ids[b * T + t] * H)
+                    _add(dWaxT + ids[b * T + t] * H, dZ + (t * B + b) * H, H)
     # a_last[b] = a<lengths[b]-1>
     for b in range(B):
         memcpy(a_last + b * H, Abuf + lengths[b] * BH + b * H, H * sizeof(floating))

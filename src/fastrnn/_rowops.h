@@ -114,6 +114,28 @@ FR_VEC static void fr_dtanh_##SUF(T *restrict dz, const T *restrict dn,      \
 FR_DTANH(float, f)
 FR_DTANH(double, d)
 
+/* y[j] += x[j]: the sums of the bias gradients and the scatter-add of the
+ * input gradient (a BLAS axpy call per row cost more than the row) */
+#define FR_ADD(T, SUF)                                                       \
+FR_VEC static void fr_add_##SUF(T *restrict y, const T *restrict x,         \
+                                ptrdiff_t n)                                 \
+{                                                                            \
+    for (ptrdiff_t j = 0; j < n; j++)                                        \
+        y[j] += x[j];                                                        \
+}                                                                            \
+/* y[j] = sum over rows r of x[r * n + j], rows summed in order */           \
+FR_VEC static void fr_sum_rows_##SUF(T *restrict y, const T *restrict x,    \
+                                     ptrdiff_t rows, ptrdiff_t n)            \
+{                                                                            \
+    for (ptrdiff_t j = 0; j < n; j++)                                        \
+        y[j] = 0;                                                            \
+    for (ptrdiff_t r = 0; r < rows; r++)                                     \
+        for (ptrdiff_t j = 0; j < n; j++)                                    \
+            y[j] += x[r * n + j];                                            \
+}
+FR_ADD(float, f)
+FR_ADD(double, d)
+
 /* max over n >= 1 values, four independent chains (no reassociation of
  * anything but a max, which is exact); NaN propagates */
 #define FR_MAX(T, NAME)                                                      \
