@@ -95,11 +95,11 @@ cdef inline void _mm(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
 cdef inline Py_ssize_t _ldp(Py_ssize_t n) noexcept nogil:
     """Row stride for a private copy of an (n-wide) operand of _sgemm: n + 16
     when n is a multiple of 64 (rows a multiple of 256 bytes apart), else n.
-    With H = 256 the
-    rows of Waa are 1 KiB apart, so a 16-column panel of them falls into 4 of
-    the 64 sets of a 32 KiB L1 and is evicted before it is reused; the padded
-    copy (1088 bytes apart) keeps the panel in L1.  Training step A/B, V=65
-    H=256 B=32 T=64: 0.95-0.96x; small size 0.97x."""
+
+    With H = 256 the rows of Waa are 1 KiB apart, so a 16-column panel of them
+    falls into 4 of the 64 sets of a 32 KiB L1 and is evicted before it is
+    reused; the padded copy (1088 bytes apart) keeps the panel in L1.
+    Training step A/B, V=65 H=256 B=32 T=64: 0.95-0.96x; small size 0.97x."""
     return n + 16 if n % 64 == 0 else n
 
 

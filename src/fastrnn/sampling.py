@@ -72,7 +72,9 @@ def check_sample(params, length, prime=None, a0=None, temperature=1.0, top_k=Non
                  stop_id=None) -> SampleArgs:
     """Check everything :func:`sample` takes except the seed.
 
-    Thread safety: a pure function; reads its arguments, copies what it keeps.
+    Thread safety: a pure function; it only reads its arguments (the result
+    refers to the caller's parameter arrays where they are already
+    C-contiguous: do not write to them while it is in use).
     """
     p = _validate.check_params(params)
     if p.O != p.I:
