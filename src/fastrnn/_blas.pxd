@@ -5,7 +5,7 @@
 # C = op(A) @ op(B) is computed as the column-major C^T = op(B)^T @ op(A)^T:
 # operands swapped, m and n swapped, leading dimension = row stride.
 from cython cimport floating
-from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv, saxpy, daxpy
+from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
 
 # Below this many rows, gemm_rows uses one gemv per row: OpenBLAS's gemm packs
 # both operands on every call, which costs more than the product for a few rows
@@ -40,15 +40,6 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
     else:
         dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*> b, &ldb, <double*> a, &lda,
               &beta, c, &ldc)
-
-
-cdef inline void axpy(int n, floating alpha, const floating* x, floating* y) noexcept nogil:
-    """y := alpha * x + y over n contiguous elements."""
-    cdef int one = 1
-    if floating is float:
-        saxpy(&n, &alpha, <float*> x, &one, y, &one)
-    else:
-        daxpy(&n, &alpha, <double*> x, &one, y, &one)
 
 
 cdef inline void gemv(bint trans_a, int m, int n, floating alpha,

@@ -222,20 +222,27 @@ def _check_lengths(lengths, B: int, T: int) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.intp)
 
 
+def _as_index(vals: np.ndarray, lo: int, hi: int) -> np.ndarray | None:
+    """`vals` as a C-contiguous intp array if every element is in [lo, hi),
+    else None.
+
+    2-D intp arrays (the usual case) are checked in one compiled pass without a
+    copy; other integer types are range-checked before the cast, so that an
+    unsigned value beyond intp's range cannot wrap into a valid one.
+    """
+    if vals.dtype == np.intp and vals.ndim == 2:
+        out = np.ascontiguousarray(vals)
+        return out if first_outside(out, lo, hi) < 0 else None
+    if vals.min() < lo or vals.max() >= hi:
+        return None
+    return np.ascontiguousarray(vals, dtype=np.intp)
+
+
 def _check_ids(arr: np.ndarray, I: int, valid: np.ndarray | None) -> np.ndarray:
     """(B, T) integer token ids, each in [0, I) where valid."""
     vals = arr if valid is None else np.where(valid, arr, 0)
-    if vals.dtype == np.intp:
-        # the usual case: one pass in C, no reductions, no copy
-        out = np.ascontiguousarray(vals)
-        ok = first_outside(out, 0, I) < 0
-    else:
-        # other integer types are range-checked before the cast (an unsigned
-        # id beyond intp's range must not wrap into a valid one)
-        ok = vals.min() >= 0 and vals.max() < I
-        if ok:
-            out = np.ascontiguousarray(vals, dtype=np.intp)
-    if not ok:
+    out = _as_index(vals, 0, I)
+    if out is None:
         pos = _first_bad((vals < 0) | (vals >= I))
         raise FastRNNIndexError(
             f"X has token id {int(arr[pos])} at {list(pos)}; ids must be in [0, {I}) "
@@ -261,23 +268,18 @@ def _check_targets(Y, B: int, T: int, O: int, lengths: np.ndarray,
         raise ValueError(
             f"Y must have shape (B, T)=({B}, {T}) (a target per step) or (B,)=({B},) "
             f"(a target per sequence), got {arr.shape}")
-    if vals.dtype == np.intp and vals.ndim == 2:
-        out = np.ascontiguousarray(vals)
-        ok = first_outside(out, IGNORE, O) < 0
-    else:
-        ok = vals.min() >= IGNORE and vals.max() < O
-    if not ok:
+    out = _as_index(vals, IGNORE, O)
+    if out is None:
         pos = _first_bad((vals < IGNORE) | (vals >= O))
         raise FastRNNIndexError(
             f"Y has target {int(arr[pos])} " + where.format(list(pos) if arr.ndim == 2 else pos[0])
             + f"; targets must be in [0, {O}) or {IGNORE} to ignore (output size O={O})")
     if arr.ndim == 2:
-        out = np.ascontiguousarray(vals, dtype=np.intp)
         if valid is not None:  # out is a new array (vals came from np.where)
             out[~valid] = IGNORE
         return out
     full = np.full((B, T), IGNORE, dtype=np.intp)
-    full[np.arange(B), lengths - 1] = vals
+    full[np.arange(B), lengths - 1] = out
     return full
 
 
