@@ -255,7 +255,7 @@ CASES = [
     ("clf.fit/lr nan", lambda c: _clf_with(c, lr=math.nan).fit(c.X, c.y), ValueError, "lr must be a positive finite number, got nan"),
     ("clf.fit/batch_size -1", lambda c: _clf_with(c, batch_size=-1).fit(c.X, c.y), ValueError, "batch_size must be >= 1, got -1"),
     ("clf.fit/clip '5'", lambda c: _clf_with(c, clip="5").fit(c.X, c.y), TypeError, "clip must be a positive number or None, got '5'"),
-    ("clf.fit/dtype int", lambda c: _clf_with(c, dtype=np.int32).fit(c.X, c.y), TypeError, "dtype must be numpy.float32 or numpy.float64, got int32"),
+    ("clf.fit/dtype int", lambda c: _clf_with(c, dtype=np.int32).fit(c.X, c.y), TypeError, "dtype must be float32 or float64, got int32"),
     ("clf.partial_fit/id 3", lambda c: c.clf.partial_fit([[0, 3]], [0]), IndexError, r"X\[0\] has token id 3 at position 1"),
     ("clf.partial_fit/new label", lambda c: c.clf.partial_fit([[0, 1]], [5]), ValueError, r"y contains labels not in classes: \[5\]"),
     ("clf.partial_fit/other classes", lambda c: c.clf.partial_fit([[0, 1]], [0], classes=[0, 1, 2]), ValueError, r"classes=\[0, 1, 2\] is not the same"),

@@ -422,7 +422,7 @@ def test_single_class_is_rejected():
     ({"optimizer": "rmsprop"}, ValueError, r"optimizer must be one of \['sgd', 'adagrad', 'adam'\]"),
     ({"lr": -1.0}, ValueError, "lr must be a positive"),
     ({"clip": 0.0}, ValueError, "clip must be a positive"),
-    ({"dtype": np.float16}, TypeError, "dtype must be numpy.float32 or numpy.float64"),
+    ({"dtype": np.float16}, TypeError, "dtype must be float32 or float64"),
     ({"vocab": {"a": 0}}, TypeError, "vocab must be a fastrnn.Vocabulary"),
     ({"input_size": 0}, ValueError, "input_size must be >= 1"),
     ({"vocab": Vocabulary.from_text("abc"), "input_size": 2}, ValueError, "smaller than the vocabulary"),

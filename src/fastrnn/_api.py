@@ -136,12 +136,7 @@ def init_params(input_size, hidden_size, output_size=None, *, dtype=np.float32,
     I = _size(input_size, "input_size")
     H = _size(hidden_size, "hidden_size")
     O = I if output_size is None else _size(output_size, "output_size")
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
-    if dt not in _validate.FLOAT_DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    dt = _validate.check_float_dtype(dtype)
     rng = make_rng(seed)
     bound = 1.0 / np.sqrt(H)
 

@@ -23,6 +23,7 @@ import numpy as np
 from fastrnn._index import first_outside
 
 __all__ = ["FastRNNIndexError", "Batch", "Params", "check_params", "check_batch",
+           "check_float_dtype",
            "IGNORE", "PARAM_KEYS"]
 
 #: Target value meaning "no loss at this position".
@@ -35,6 +36,18 @@ PARAM_KEYS = ("Wax", "Waa", "ba", "Wya", "by")
 INT_MAX = 2**31 - 1
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_float_dtype(dtype, name: str = "dtype") -> np.dtype:
+    """`dtype` as a NumPy dtype if it is float32 or float64, else a TypeError
+    naming `name` and the value."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {dt}")
+    return dt
 
 
 class FastRNNIndexError(IndexError, ValueError):

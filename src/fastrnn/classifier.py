@@ -25,7 +25,7 @@ import numpy as np
 
 from ._api import forward, init_params, loss_and_grads
 from ._util import check_int
-from ._validate import FLOAT_DTYPES, FastRNNIndexError
+from ._validate import FastRNNIndexError, check_float_dtype
 from .optim import OPTIMIZERS, clip_by_global_norm, make_optimizer
 from .vocab import Vocabulary
 
@@ -54,16 +54,6 @@ class NotFittedError(ValueError, AttributeError):
 # ---------------------------------------------------------------------------
 # hyperparameter checks (run by fit, never by the constructor)
 # ---------------------------------------------------------------------------
-def _check_dtype(dtype) -> np.dtype:
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dtype!r}") from None
-    if dt not in FLOAT_DTYPES:
-        raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dt}")
-    return dt
-
-
 def _check_seed(seed):
     """None, a non-negative int, or a NumPy generator (what default_rng takes)."""
     if seed is None or isinstance(seed, (np.random.Generator, np.random.BitGenerator,
@@ -477,7 +467,7 @@ class SequenceClassifier:
             "epochs": check_int(self.epochs, "epochs", 1),
             "batch_size": check_int(self.batch_size, "batch_size", 1),
             "clip": _check_clip(self.clip),
-            "dtype": _check_dtype(self.dtype),
+            "dtype": check_float_dtype(self.dtype),
         }
 
     def _sequences(self, X, vocab) -> _Sequences:

@@ -22,7 +22,7 @@ import numpy as np
 from . import optim
 from ._api import forward, init_params, loss_and_grads
 from ._util import check_int
-from ._validate import FLOAT_DTYPES, PARAM_KEYS, FastRNNIndexError
+from ._validate import PARAM_KEYS, FastRNNIndexError, check_float_dtype
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import TBPTTBatches, as_ids
 from .sampling import sample as sample_ids
@@ -227,13 +227,7 @@ class LanguageModel:
             raise TypeError(f"vocab must be a fastrnn.Vocabulary, got {type(vocab).__name__}")
         self.vocab = vocab
         self.hidden_size = check_int(hidden_size, "hidden_size")
-        try:
-            dt = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
-        if dt not in FLOAT_DTYPES:
-            raise TypeError(f"dtype must be float32 or float64, got {dt}")
-        self.dtype = dt
+        self.dtype = check_float_dtype(dtype)
         if seed is not None:
             seed = check_int(seed, "seed", minimum=0)
         self.seed = seed
