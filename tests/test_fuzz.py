@@ -244,6 +244,17 @@ def make_params(spec, rng):
     return p, expect, dtype
 
 
+def _a0_dtype(a0, a0m, dtype):
+    """A float a0 in the parameters' dtype, or in the other float dtype for
+    the "other_float" case (a TypeError the gate must raise)."""
+    if isinstance(a0, np.ndarray) and a0.dtype.kind == "f":
+        if a0m == "other_float":
+            return a0.astype(np.float32 if dtype == np.float64 else np.float64)
+        if dtype.kind == "f":
+            return a0.astype(dtype)
+    return a0
+
+
 def _int_value(code, dtype, lo, hi):
     """An integer of `dtype` outside [lo, hi) for the fault `code` ("-1", "I", ...)."""
     info = np.iinfo(dtype)
@@ -342,11 +353,7 @@ def make_batch(spec, rng, dtype):
           "list": rng.normal(size=(B, H)).tolist(), "nan": np.full(H, np.nan),
           "inf": np.full((B, H), np.inf), "shape": rng.normal(size=(B + 1, H)),
           "other_float": rng.normal(size=(B, H)), "int": np.ones((B, H), np.int64)}[a0m]
-    if isinstance(a0, np.ndarray) and a0.dtype.kind == "f":
-        if a0m == "other_float":
-            a0 = a0.astype(np.float32 if dtype == np.float64 else np.float64)
-        elif dtype.kind == "f":
-            a0 = a0.astype(dtype)
+    a0 = _a0_dtype(a0, a0m, dtype)
     if a0m in ("shape", "other_float", "int"):
         expect = "error"
     if a0m in ("nan", "inf"):
@@ -463,11 +470,7 @@ def build_sample_case(spec):
           "nan": np.full(H, np.nan), "inf": np.full(H, -np.inf),
           "shape": rng.normal(size=H + 1), "other_float": rng.normal(size=H),
           "int": np.ones(H, np.int64)}[a0m]
-    if isinstance(a0, np.ndarray) and a0.dtype.kind == "f":
-        if a0m == "other_float":
-            a0 = a0.astype(np.float32 if dtype == np.float64 else np.float64)
-        elif dtype.kind == "f":
-            a0 = a0.astype(dtype)
+    a0 = _a0_dtype(a0, a0m, dtype)
     if a0m in ("shape", "other_float", "int"):
         expects.append("error")
     temp = {"np.float32": np.float32(0.7), "nan": float("nan"), "inf": float("inf"),
