@@ -33,55 +33,72 @@ def test_gemm_shape_mismatch_raises():
         gemm_(False, False, 1.0, np.ones((2, 3)), np.ones((4, 2)), 0.0, np.ones((2, 2)))
 
 
-# ---- the kernels' own small-product code (_smallgemm.h) --------------------
+# ---- the kernels' own product against a packed operand (_packgemm.h) -------
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_w", [False, True])
 @pytest.mark.parametrize("accumulate", [False, True])
 @pytest.mark.parametrize("m,n,k", [
-    (1, 1, 1), (1, 50, 50), (3, 7, 5), (4, 16, 3), (5, 33, 9), (9, 65, 128),
-    (32, 128, 128), (27, 24, 25), (6, 8, 0), (2, 4, 1)])
-def test_small_gemm_matches_numpy(dtype, trans_a, accumulate, m, n, k):
-    # every path: 4-row and single-row blocks, two-vector, one-vector and
-    # scalar columns, an empty inner dimension
-    from fastrnn._kernels import _small_gemm
+    (1, 1, 1), (1, 50, 50), (2, 50, 50), (3, 7, 5), (4, 16, 3), (5, 33, 9),
+    (6, 64, 20), (7, 65, 128), (9, 65, 128), (13, 100, 31), (32, 128, 128),
+    (27, 24, 25), (6, 8, 0), (2, 4, 1), (1, 130, 7), (3, 72, 600),
+    (131, 40, 300), (250, 17, 513)])
+def test_packed_gemm_matches_numpy(dtype, trans_a, trans_w, accumulate, m, n, k):
+    # every path: 6-row blocks, 1-5 leftover rows with 4, 3, 2 or 1 panels at
+    # once, partial last panels (through the tile), k in several blocks
+    # (FR_KC = 256), rows in several blocks (FR_MC = 120), an empty inner
+    # dimension, and both packings of W (as stored, or its transpose)
+    from fastrnn._kernels import _packed_gemm
     rng = np.random.default_rng(m * 1000 + n * 10 + k)
     A = rng.normal(size=(k, m) if trans_a else (m, k)).astype(dtype)
-    W = rng.normal(size=(k, n)).astype(dtype)
+    W = rng.normal(size=(n, k) if trans_w else (k, n)).astype(dtype)
     C = rng.normal(size=(m, n)).astype(dtype)
-    expected = (A.T if trans_a else A).astype(np.float64) @ W
+    expected = (A.T if trans_a else A).astype(np.float64) @ (W.T if trans_w else W)
     if accumulate:
         expected += C
-    _small_gemm(trans_a, A, W, C, accumulate)
+    _packed_gemm(trans_a, A, trans_w, W, C, accumulate)
     np.testing.assert_allclose(C, expected, rtol=RTOL[dtype], atol=RTOL[dtype] * 10)
 
 
-def test_small_gemm_rows_do_not_depend_on_their_block():
-    # a row's result is the same whether it is computed in a 4-row block or
-    # alone: the threads-vs-serial and batch-size invariance rest on this
-    from fastrnn._kernels import _small_gemm
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_packed_gemm_rows_do_not_depend_on_their_block(dtype):
+    # a row's result is the same bits whether it is computed in a 6-row block,
+    # among the leftover rows (with 4, 2 or 1 panels at once), in a later row
+    # block, or alone: the threads-vs-serial and batch-size invariance rest
+    # on this
+    from fastrnn._kernels import _packed_gemm
     rng = np.random.default_rng(0)
-    A = rng.normal(size=(7, 40)).astype(np.float32)
-    W = rng.normal(size=(40, 72)).astype(np.float32)
-    full = np.empty((7, 72), np.float32)
-    _small_gemm(False, A, W, full, False)
-    for i in range(7):
-        one = np.empty((1, 72), np.float32)
-        _small_gemm(False, A[i:i + 1].copy(), W, one, False)
-        np.testing.assert_array_equal(one[0], full[i])
+    m, k, n = 127, 300, 72
+    A = rng.normal(size=(m, k)).astype(dtype)
+    W = rng.normal(size=(k, n)).astype(dtype)
+    full = np.empty((m, n), dtype)
+    _packed_gemm(False, A, False, W, full, False)
+    for rows in (1, 2, 3, 4, 5, 7):
+        for i in range(0, m - rows + 1, 11):
+            part = np.empty((rows, n), dtype)
+            _packed_gemm(False, np.ascontiguousarray(A[i:i + rows]), False, W, part, False)
+            np.testing.assert_array_equal(part, full[i:i + rows])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_small_gemm_ragged_tail_recomputes_the_same_bits(dtype):
-    # the last, overlapping vector of a ragged width recomputes columns that a
-    # whole vector already wrote: they must come out bit-identical to a
-    # product whose width has no tail
-    from fastrnn._kernels import _small_gemm
+def test_packed_gemm_partial_panel_gives_the_same_bits(dtype):
+    # columns of a partial last panel (computed through a tile) come out
+    # bit-identical to the same columns of a product without one
+    from fastrnn._kernels import _packed_gemm
     rng = np.random.default_rng(1)
     A = rng.normal(size=(7, 30)).astype(dtype)
     W = rng.normal(size=(30, 50)).astype(dtype)
     ragged = np.empty((7, 50), dtype)
-    _small_gemm(False, A, W, ragged, False)
+    _packed_gemm(False, A, False, W, ragged, False)
     whole = np.empty((7, 48), dtype)
-    _small_gemm(False, A, np.ascontiguousarray(W[:, :48]), whole, False)
+    _packed_gemm(False, A, False, np.ascontiguousarray(W[:, :48]), whole, False)
     np.testing.assert_array_equal(ragged[:, :48], whole)
+
+
+def test_packed_gemm_shape_mismatch_raises():
+    from fastrnn._kernels import _packed_gemm
+    A = np.ones((3, 4), np.float32)
+    with pytest.raises(ValueError, match="shapes"):
+        _packed_gemm(False, A, False, np.ones((5, 2), np.float32),
+                     np.empty((3, 2), np.float32), False)

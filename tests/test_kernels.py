@@ -253,13 +253,16 @@ def test_threads_in_one_thread_range_match_serial_and_restore_limits():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("H,O", [(16, 8), (64, 65), (72, 30), (200, 100)])
-def test_small_product_and_blas_paths_match_reference(H, O, dtype):
-    # H, O chosen so that the per-step, output and gradient products go through
-    # the kernels' own small-product code in some cases and BLAS in others
-    # (see _small_w in _kernels.pyx)
+@pytest.mark.parametrize("H,O,B", [(16, 8, 5), (64, 65, 5), (72, 30, 5), (200, 100, 5),
+                                   (300, 20, 7), (40, 10, 130)])
+def test_own_product_and_blas_paths_match_reference(H, O, B, dtype):
+    # H, O chosen so that the output and gradient products go through the
+    # kernels' own packed product in some cases and BLAS in others (see
+    # _small_w in _kernels.pyx); H = 300 splits the per-step products' k in
+    # blocks (FR_KC = 256) with a partial last panel, B = 130 their rows
+    # (FR_MC = 120)
     for mode in ("steps", "lengths", "dense"):
-        p, X, Y, a0, lengths = make_problem(mode, I=13, H=H, O=O, B=5, T=6, dtype=dtype,
+        p, X, Y, a0, lengths = make_problem(mode, I=13, H=H, O=O, B=B, T=6, dtype=dtype,
                                             seed=H + O)
         check_against_reference(p, X, Y, a0, lengths, dtype)
 
@@ -273,7 +276,7 @@ def test_a_reused_workspace_is_never_read_before_written(dtype):
         pytest.skip("workspace cache off (FASTRNN_NO_WORK_CACHE=1)")
     name = "f" if dtype == np.float32 else "d"
     for mode in MODES:
-        for H in (5, 16, 64):   # BLAS and own small products, padded Waa
+        for H in (5, 16, 64):   # partial and whole panels; BLAS at H = 64 (dWya, dWaa)
             p, X, Y, a0, lengths = make_problem(mode, I=9, H=H, O=11, B=5, T=6,
                                                 dtype=dtype, seed=H)
             want = fastrnn.loss_and_grads(p, X, Y, a0, lengths)

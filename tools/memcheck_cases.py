@@ -7,11 +7,10 @@ computations for valgrind's ~30x slowdown; here each case calls a kernel on a
 few elements and checks the result against fastrnn.reference once.
 
 Paths: token ids and dense inputs; full length and padded (lengths); ignored
-targets and one target per sequence; a0 given (B, H) and shared (H,); fewer
-than 4 rows (one gemv per row) and 4 or more (gemm) in the recurrence; the
-kernels' own small products (_smallgemm.h: 4-row and single-row blocks, whole
-vectors, the masked last vector, scalar columns; the padded copy of Waa at
-H = 64); H = 1;
+targets and one target per sequence; a0 given (B, H) and shared (H,); the
+kernels' own packed products (_packgemm.h: 6-row blocks, 1-5 leftover rows
+with several panels at once, partial last panels through the tile; BLAS for
+the larger output-layer products); H = 1;
 float32 and float64; the BLAS wrappers in all four transposes; the float32
 tanh/exp row operations on odd lengths (vector loop and remainder); sampling
 with prime, a0, temperature, top_k, stop_id, length 0 and NaN parameters.
@@ -91,22 +90,25 @@ def test_edge_shapes(I, H, O, B, T, mode, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("I,H,O,B,T", [(5, 8, 9, 1, 3), (6, 13, 17, 7, 4), (4, 64, 8, 5, 2)])
 @pytest.mark.parametrize("mode", ["steps", "lengths", "dense"])
-def test_small_products(I, H, O, B, T, mode, dtype):
+def test_own_products(I, H, O, B, T, mode, dtype):
     check(*make_problem(mode, I=I, H=H, O=O, B=B, T=T, dtype=dtype, seed=H), dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("accumulate", [False, True])
-@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (5, 9, 3), (6, 33, 7), (4, 3, 2)])
-def test_small_gemm(m, n, k, trans_a, accumulate, dtype):
-    from fastrnn._kernels import _small_gemm
+@pytest.mark.parametrize("trans_w", [False, True])
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (5, 9, 3), (6, 33, 7), (4, 3, 2),
+                                   (1, 40, 5), (3, 20, 260), (7, 17, 2)])
+def test_packed_gemm(m, n, k, trans_a, trans_w, accumulate, dtype):
+    from fastrnn._kernels import _packed_gemm
     rng = np.random.default_rng(m + n + k)
     A = rng.normal(size=(k, m) if trans_a else (m, k)).astype(dtype)
-    W = rng.normal(size=(k, n)).astype(dtype)
+    W = rng.normal(size=(n, k) if trans_w else (k, n)).astype(dtype)
     C = rng.normal(size=(m, n)).astype(dtype)
-    want = (A.T if trans_a else A).astype(np.float64) @ W + (C if accumulate else 0)
-    _small_gemm(trans_a, A, W, C, accumulate)
+    want = ((A.T if trans_a else A).astype(np.float64) @ (W.T if trans_w else W)
+            + (C if accumulate else 0))
+    _packed_gemm(trans_a, A, trans_w, W, C, accumulate)
     defined(C)
     assert rel(C, want) <= TOL[dtype]
 

@@ -5,14 +5,7 @@
 # C = op(A) @ op(B) is computed as the column-major C^T = op(B)^T @ op(A)^T:
 # operands swapped, m and n swapped, leading dimension = row stride.
 from cython cimport floating
-from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
-
-# Below this many rows, gemm_rows uses one gemv per row: OpenBLAS's gemm packs
-# both operands on every call, which costs more than the product for a few rows
-# (measured with callgrind at H=50, B=1: 70% of a training step was packing).
-cdef enum:
-    SMALL_ROWS = 4
-
+from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
                       floating alpha, const floating* a, int lda,
@@ -40,38 +33,3 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
     else:
         dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*> b, &ldb, <double*> a, &lda,
               &beta, c, &ldc)
-
-
-cdef inline void gemv(bint trans_a, int m, int n, floating alpha,
-                      const floating* a, int lda, const floating* x,
-                      floating beta, floating* y) noexcept nogil:
-    """y := alpha * op(A) @ x + beta * y, A row-major m x n (row stride lda).
-
-    Column-major BLAS sees A as its transpose, so the flags swap.
-    """
-    cdef char t = b'N' if trans_a else b'T'
-    cdef int one = 1
-    if m <= 0 or n <= 0:
-        return
-    if floating is float:
-        sgemv(&t, &n, &m, &alpha, <float*> a, &lda, <float*> x, &one, &beta, y, &one)
-    else:
-        dgemv(&t, &n, &m, &alpha, <double*> a, &lda, <double*> x, &one, &beta, y, &one)
-
-
-cdef inline void gemm_rows(bint trans_w, int rows, int n, int k, const floating* x,
-                           int ldx, const floating* w, int ldw, floating beta,
-                           floating* c, int ldc) noexcept nogil:
-    """C := X @ op(W) + beta * C for a few rows of X (rows x k), op(W) k x n.
-
-    The same product as gemm(False, trans_w, ...), as one gemv per row when
-    there are fewer than SMALL_ROWS rows.
-    """
-    cdef int r
-    if rows >= SMALL_ROWS:
-        gemm(False, trans_w, rows, n, k, <floating> 1.0, x, ldx, w, ldw, beta, c, ldc)
-        return
-    for r in range(rows):
-        # c_r = op(W).T @ x_r: W stored n x k when trans_w, else k x n
-        gemv(not trans_w, n if trans_w else k, k if trans_w else n, <floating> 1.0,
-             w, ldw, x + r * ldx, beta, c + r * ldc)

@@ -23,7 +23,7 @@ cimport numpy as cnp
 from cython cimport floating
 from libc.string cimport memcpy, memset
 
-from fastrnn._blas cimport gemm, gemm_rows
+from fastrnn._blas cimport gemm
 
 cnp.import_array()
 
@@ -44,80 +44,81 @@ cdef extern from "_rowops.h" nogil:
     void fr_sum_rows_d(double* y, const double* x, Py_ssize_t rows, Py_ssize_t n)
 
 
-cdef extern from "_smallgemm.h" nogil:
-    void fr_gemm_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A,
-                   Py_ssize_t a_rs, Py_ssize_t a_cs, const float* W, Py_ssize_t ldw,
-                   int accumulate, float* C, Py_ssize_t ldc)
-    void fr_gemm_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A,
-                   Py_ssize_t a_rs, Py_ssize_t a_cs, const double* W, Py_ssize_t ldw,
-                   int accumulate, double* C, Py_ssize_t ldc)
+cdef extern from "_packgemm.h" nogil:
+    void fr_pack_f(Py_ssize_t k, Py_ssize_t n, const float* W, Py_ssize_t w_rs,
+                   Py_ssize_t w_cs, float* Wp)
+    void fr_pack_d(Py_ssize_t k, Py_ssize_t n, const double* W, Py_ssize_t w_rs,
+                   Py_ssize_t w_cs, double* Wp)
+    void fr_gemmp_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A,
+                    Py_ssize_t a_rs, Py_ssize_t a_cs, const float* Wp,
+                    int accumulate, float* C, Py_ssize_t ldc)
+    void fr_gemmp_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A,
+                    Py_ssize_t a_rs, Py_ssize_t a_cs, const double* Wp,
+                    int accumulate, double* C, Py_ssize_t ldc)
 
 
-cdef inline void _sgemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating* A,
-                        Py_ssize_t a_rs, Py_ssize_t a_cs, const floating* W,
-                        Py_ssize_t ldw, bint accumulate, floating* C,
-                        Py_ssize_t ldc) noexcept nogil:
-    """C = [C +] op(A) @ W without BLAS (see _smallgemm.h)."""
+cdef inline Py_ssize_t _up16(Py_ssize_t n) noexcept nogil:
+    return (n + 15) & ~(<Py_ssize_t> 15)    # 64-byte sections of the workspace
+
+
+cdef inline Py_ssize_t _packed(Py_ssize_t k, Py_ssize_t n) noexcept nogil:
+    """Workspace elements for a packed k x n operand (either dtype: panels of
+    16 floats or 8 doubles, so n rounded up to 16 covers both)."""
+    return k * _up16(n)
+
+
+cdef inline void _pack(Py_ssize_t k, Py_ssize_t n, const floating* W, Py_ssize_t w_rs,
+                       Py_ssize_t w_cs, floating* Wp) noexcept nogil:
+    """Wp = op(W), k x n, element (p, j) at W[p * w_rs + j * w_cs], packed for
+    _pmm (see _packgemm.h)."""
     if floating is float:
-        fr_gemm_f(m, n, k, A, a_rs, a_cs, W, ldw, accumulate, C, ldc)
+        fr_pack_f(k, n, W, w_rs, w_cs, Wp)
     else:
-        fr_gemm_d(m, n, k, A, a_rs, a_cs, W, ldw, accumulate, C, ldc)
+        fr_pack_d(k, n, W, w_rs, w_cs, Wp)
 
 
-# Products whose right operand W (k x n) fits in this many bytes use _sgemm
-# (W stays in L2 while the rows of A stream past); larger ones use BLAS.
-# Measured, float32, one thread: B x 128 x 128 (W 64 KiB) 57 GFLOP/s against
-# OpenBLAS's 44, 4 x 128 x 128 47 against 22; 64 x 512 x 512 (1 MiB) 35
-# against 57.  Training step A/B at V=65, H=256, B=32, T=64 (Waa 256 KiB):
-# 0.81-0.92x with the limit at 256 KiB rather than 128; word size 0.97x.
+cdef inline void _pmm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating* A,
+                      Py_ssize_t a_rs, Py_ssize_t a_cs, const floating* Wp,
+                      bint accumulate, floating* C, Py_ssize_t ldc) noexcept nogil:
+    """C = [C +] op(A) @ W for W packed by _pack, without BLAS."""
+    if floating is float:
+        fr_gemmp_f(m, n, k, A, a_rs, a_cs, Wp, accumulate, C, ldc)
+    else:
+        fr_gemmp_d(m, n, k, A, a_rs, a_cs, Wp, accumulate, C, ldc)
+
+
+# The per-step products against Waa are always ours (_pmm): T of them reuse
+# one packing.  The other products (output layer, dWaa) are ours too when
+# their right operand W, packed, fits in this many bytes: it stays in L2 while
+# the rows of A stream past, and BLAS's per-call packing would cost as much as
+# the arithmetic.  Larger ones (word size: Wya is 10 MB) use BLAS, whose
+# packed blocks of both operands are what a product that big needs.
 cdef enum:
     SMALL_W_BYTES = 256 * 1024
 
 
 cdef inline bint _small_w(Py_ssize_t k, Py_ssize_t n, Py_ssize_t itemsize) noexcept nogil:
-    """_sgemm for W (k x n) of this item size?  W must be small, and at least
-    one vector wide (narrower ones are done a scalar at a time)."""
-    return k * n * itemsize <= SMALL_W_BYTES and n * itemsize >= 32
+    return _packed(k, n) * itemsize <= SMALL_W_BYTES
 
 
-cdef inline void _mm(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
-                     const floating* A, Py_ssize_t lda, const floating* W, Py_ssize_t ldw,
-                     bint accumulate, floating* C, Py_ssize_t ldc) noexcept nogil:
-    """C = [C +] op(A) @ W, row-major: _sgemm for a small W, else BLAS."""
+cdef inline Py_ssize_t _scratch(Py_ssize_t itemsize) noexcept nogil:
+    """Workspace elements for _mm's packed W."""
+    return SMALL_W_BYTES // itemsize
+
+
+cdef void _mm(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating* A,
+              Py_ssize_t lda, bint trans_w, const floating* W, Py_ssize_t ldw,
+              bint accumulate, floating* C, Py_ssize_t ldc, floating* scratch) noexcept nogil:
+    """C (m x n, row stride ldc) = [C +] op(A) @ op(W), row-major, op(A) m x k,
+    op(W) k x n.  A small W is packed into scratch (_scratch elements) for
+    _pmm; a large one goes to BLAS."""
     if _small_w(k, n, sizeof(floating)):
-        _sgemm(m, n, k, A, 1 if trans_a else lda, lda if trans_a else 1, W, ldw,
-               accumulate, C, ldc)
+        _pack(k, n, W, 1 if trans_w else ldw, ldw if trans_w else 1, scratch)
+        _pmm(m, n, k, A, 1 if trans_a else lda, lda if trans_a else 1, scratch,
+             accumulate, C, ldc)
     else:
-        gemm(trans_a, False, <int> m, <int> n, <int> k, <floating> 1.0, A, <int> lda,
+        gemm(trans_a, trans_w, <int> m, <int> n, <int> k, <floating> 1.0, A, <int> lda,
              W, <int> ldw, <floating> (1.0 if accumulate else 0.0), C, <int> ldc)
-
-
-cdef inline Py_ssize_t _ldp(Py_ssize_t n) noexcept nogil:
-    """Row stride for a private copy of an (n-wide) operand of _sgemm: n + 16
-    when n is a multiple of 64 (rows a multiple of 256 bytes apart), else n.
-
-    With H = 256 the rows of Waa are 1 KiB apart, so a 16-column panel of them
-    falls into 4 of the 64 sets of a 32 KiB L1 and is evicted before it is
-    reused; the padded copy (1088 bytes apart) keeps the panel in L1.
-    Training step A/B, V=65 H=256 B=32 T=64: 0.95-0.96x; small size 0.97x."""
-    return n + 16 if n % 64 == 0 else n
-
-
-cdef void _transpose(Py_ssize_t r, Py_ssize_t c, const floating* X,
-                     floating* XT, Py_ssize_t ldt) noexcept nogil:
-    """XT (c x r, row stride ldt) = X.T for X (r x c) row-major."""
-    cdef Py_ssize_t i, j
-    for i in range(r):
-        for j in range(c):
-            XT[j * ldt + i] = X[i * c + j]
-
-
-cdef void _copy_ld(Py_ssize_t r, Py_ssize_t c, const floating* X, floating* Y,
-                   Py_ssize_t ldy) noexcept nogil:
-    """Y (r x c, row stride ldy) = X (r x c) row-major."""
-    cdef Py_ssize_t i
-    for i in range(r):
-        memcpy(Y + i * ldy, X + i * c, c * sizeof(floating))
 
 
 cdef inline void _bias_tanh(floating* c, const floating* b, Py_ssize_t n) noexcept nogil:
@@ -167,12 +168,11 @@ cdef inline double _softmax_xent_row(floating* z, const floating* b, Py_ssize_t 
 
 cdef void _states(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
                   const Py_ssize_t* ids, const floating* src,
-                  const floating* Waa, const floating* WaaT, const floating* ba,
+                  const floating* WaaTp, const floating* ba,
                   const Py_ssize_t* lengths, floating* Abuf) noexcept nogil:
     """Fill Abuf[1:] with a<1..T>; Abuf[0] holds a<0> on entry.
 
-    WaaT: Waa.T (H x H, row stride _ldp(H)) when Waa is small enough for
-    _sgemm, else NULL.
+    WaaTp: Waa.T packed by _pack.
 
     src is WaxT (I, H) for token ids (row ids[b, t] is Wax x<t>), or the
     projected dense inputs P (B, T, H) (row b*T + t).
@@ -191,11 +191,7 @@ cdef void _states(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
             else:
                 memset(cur + b * H, 0, H * sizeof(floating))
         # cur += prev @ Waa.T              (Waa a<t-1>, the whole batch at once)
-        if WaaT != NULL:
-            _sgemm(B, H, H, prev, H, 1, WaaT, _ldp(H), True, cur, H)
-        else:
-            gemm_rows(True, <int> B, <int> H, <int> H, prev, <int> H, Waa, <int> H,
-                      <floating> 1.0, cur, <int> H)
+        _pmm(B, H, H, prev, H, 1, WaaTp, True, cur, H)
         for b in range(B):
             c = cur + b * H
             if t < lengths[b]:
@@ -284,35 +280,26 @@ cdef inline Py_ssize_t _dim(object a, int k) noexcept:
     return cnp.PyArray_DIMS(<cnp.ndarray> a)[k]
 
 
-cdef inline Py_ssize_t _up16(Py_ssize_t n) noexcept nogil:
-    return (n + 15) & ~(<Py_ssize_t> 15)    # 64-byte sections of the workspace
-
-
 cdef void _forward(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
                    Py_ssize_t O, const floating* WaxT, const floating* Waa,
                    const floating* ba, const floating* Wya, const floating* by,
                    const Py_ssize_t* ids, const floating* dense,
                    const Py_ssize_t* lengths, const floating* a0, floating* probs,
                    floating* A, floating* a_last, floating* work) noexcept nogil:
-    # work: Abuf (T+1, B, H) | WaaT (H, _ldp(H)) | WyaT (H, O) | P (B, T, H) if dense
+    # work (sizes: forward()): Abuf (T+1, B, H) | WaaTp (Waa.T packed) | scratch
+    #   (_mm's) | P (B, T, H) if dense
     cdef floating* Abuf = work
-    cdef floating* WaaT = Abuf + _up16((T + 1) * B * H)
-    cdef floating* WyaT = WaaT + H * _ldp(H)
-    cdef floating* P = WyaT + _up16(H * O)
+    cdef floating* WaaTp = Abuf + _up16((T + 1) * B * H)
+    cdef floating* scratch = WaaTp + _packed(H, H)
+    cdef floating* P = scratch + _scratch(sizeof(floating))
     cdef bint is_dense = dense != NULL
     cdef const floating* src = P if is_dense else WaxT
     cdef Py_ssize_t b, t, BH = B * H
-    cdef bint small_a = _small_w(H, H, sizeof(floating))
-    cdef bint small_y = _small_w(H, O, sizeof(floating))
-    if small_a:
-        _transpose(H, H, Waa, WaaT, _ldp(H))
-    if small_y:
-        _transpose(O, H, Wya, WyaT, O)
+    _pack(H, H, Waa, 1, H, WaaTp)
     memcpy(Abuf, a0, BH * sizeof(floating))
     if is_dense:
         _project_dense(B * T, I, H, dense, WaxT, P)
-    _states(is_dense, B, T, H, ids, src, Waa, WaaT if small_a else NULL, ba, lengths,
-            Abuf)
+    _states(is_dense, B, T, H, ids, src, WaaTp, ba, lengths, Abuf)
     # A (B, T, H), batch-major as returned; padding is already zero
     for b in range(B):
         for t in range(T):
@@ -320,11 +307,7 @@ cdef void _forward(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
         memcpy(a_last + b * H, Abuf + lengths[b] * BH + b * H, H * sizeof(floating))
     # probs = A @ Wya.T                 (all B*T steps in one GEMM; measured 2x
     # faster than one GEMM per sequence at the word size)
-    if small_y:
-        _sgemm(B * T, O, H, A, H, 1, WyaT, O, False, probs, O)
-    else:
-        gemm(False, True, <int> (B * T), <int> O, <int> H, <floating> 1.0, A,
-             <int> H, Wya, <int> H, <floating> 0.0, probs, <int> O)
+    _mm(False, B * T, O, H, A, H, True, Wya, H, False, probs, O, scratch)
     for b in range(B):
         _softmax_rows(lengths[b], O, by, probs + b * T * O)
         if lengths[b] < T:
@@ -340,23 +323,22 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
                             const floating* a0, floating* dWaxT, floating* dWaa,
                             floating* dba, floating* dWya, floating* dby, floating* da0,
                             floating* a_last, floating* work) noexcept nogil:
-    # work: Abuf (T+1, B, H) | L (T*B, O) | dZ (T*B, H) | WaaT, WaaP (H, _ldp(H))
-    #       | WyaT (H, O) | P (B, T, H) if dense
+    # work (sizes: loss_and_grads()): Abuf (T+1, B, H) | L (T*B, O) | dZ (T*B, H)
+    #       | WaaTp | WaaP | scratch | P (B, T, H) if dense
     #   Abuf  slot 0 = a<0>, slot t+1 = a<t>; zero at padding
     #   L     logits, then dL/dlogits in place
     #   dZ    dL/dA, then dL/dz<t> (pre-tanh) in place
-    #   WaaT, WaaP, WyaT  Waa.T, Waa and Wya.T for _sgemm, when small enough
+    #   WaaTp, WaaP  Waa.T and Waa packed by _pack, for the per-step products
+    #   scratch  _mm's packed W
     #   P     dense: projected inputs in the forward, dz in (B, T) order after
     cdef Py_ssize_t BT = B * T, BH = B * H
     cdef floating* Abuf = work
     cdef floating* L = Abuf + _up16((T + 1) * BH)
     cdef floating* dZ = L + _up16(BT * O)
-    cdef floating* WaaT = dZ + _up16(BT * H)
-    cdef floating* WaaP = WaaT + H * _ldp(H)      # Waa itself, padded rows
-    cdef floating* WyaT = WaaP + H * _ldp(H)
-    cdef floating* P = WyaT + _up16(H * O)
-    cdef bint small_a = _small_w(H, H, sizeof(floating))
-    cdef bint small_y = _small_w(H, O, sizeof(floating))
+    cdef floating* WaaTp = dZ + _up16(BT * H)
+    cdef floating* WaaP = WaaTp + _packed(H, H)
+    cdef floating* scratch = WaaP + _packed(H, H)
+    cdef floating* P = scratch + _scratch(sizeof(floating))
     cdef bint is_dense = dense != NULL
     cdef const floating* src = P if is_dense else WaxT
     cdef floating* dz
@@ -364,34 +346,23 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
     cdef Py_ssize_t b, t
     cdef double loss
     # ---- forward
-    if small_a:
-        _transpose(H, H, Waa, WaaT, _ldp(H))
-        if _ldp(H) != H:
-            _copy_ld(H, H, Waa, WaaP, _ldp(H))
-        else:
-            WaaP = <floating*> Waa     # read only, like Waa everywhere
-    if small_y:
-        _transpose(O, H, Wya, WyaT, O)
+    _pack(H, H, Waa, 1, H, WaaTp)
+    _pack(H, H, Waa, H, 1, WaaP)
     memcpy(Abuf, a0, BH * sizeof(floating))
     if is_dense:
         _project_dense(BT, I, H, dense, WaxT, P)
-    _states(is_dense, B, T, H, ids, src, Waa, WaaT if small_a else NULL, ba, lengths,
-            Abuf)
+    _states(is_dense, B, T, H, ids, src, WaaTp, ba, lengths, Abuf)
     # L = A @ Wya.T                     (all T*B steps in one product)
-    if small_y:
-        _sgemm(BT, O, H, Abuf + BH, H, 1, WyaT, O, False, L, O)
-    else:
-        gemm(False, True, <int> BT, <int> O, <int> H, <floating> 1.0, Abuf + BH,
-             <int> H, Wya, <int> H, <floating> 0.0, L, <int> O)
+    _mm(False, BT, O, H, Abuf + BH, H, True, Wya, H, False, L, O, scratch)
     loss = _softmax_xent(B, T, O, by, Y, L)
 
     # ---- backward: output layer over all steps at once
     # dWya = dL.T @ A
-    _mm(True, O, H, BT, L, O, Abuf + BH, H, False, dWya, H)
+    _mm(True, O, H, BT, L, O, False, Abuf + BH, H, False, dWya, H, scratch)
     # dby = dL.sum(0)
     _sum_rows(dby, L, BT, O)
     # dZ = dL @ Wya                     (dL/dA for every step)
-    _mm(False, BT, H, O, L, O, Wya, H, False, dZ, H)
+    _mm(False, BT, H, O, L, O, False, Wya, H, False, dZ, H, scratch)
 
     # ---- backward through time; dnext = dL/da<t> from step t+1 (lives in da0)
     memset(dnext, 0, BH * sizeof(floating))
@@ -408,15 +379,11 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
             else:
                 memset(dz, 0, H * sizeof(floating))
         # dnext = dz<t> @ Waa
-        if small_a:
-            _sgemm(B, H, H, dZ + t * BH, H, 1, WaaP, _ldp(H), False, dnext, H)
-        else:
-            gemm_rows(False, <int> B, <int> H, <int> H, dZ + t * BH, <int> H,
-                      Waa, <int> H, <floating> 0.0, dnext, <int> H)
+        _pmm(B, H, H, dZ + t * BH, H, 1, WaaP, False, dnext, H)
     # after t = 0, dnext = dL/da<0>
 
     # dWaa = dZ.T @ Abuf[0:T]           (sum_t dz<t>^T a<t-1>, one GEMM)
-    _mm(True, H, H, BT, dZ, H, Abuf, H, False, dWaa, H)
+    _mm(True, H, H, BT, dZ, H, False, Abuf, H, False, dWaa, H, scratch)
     # dba = dZ.sum(0)
     _sum_rows(dba, dZ, BT, H)
     if is_dense:
@@ -538,7 +505,7 @@ def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs, A, a_last):
     _check(A, "A", tn, 3, B, T, H, True)
     _check(a_last, "a_last", tn, 2, B, H, -1, True)
     cdef bint is_dense = _dim(dense, 0) > 0
-    work = _workspace(_up16((T + 1) * B * H) + H * _ldp(H) + _up16(H * O)
+    work = _workspace(_up16((T + 1) * B * H) + _packed(H, H) + _scratch(4 if tn == cnp.NPY_FLOAT32 else 8)
                       + (B * T * H if is_dense else 0), tn)
     cdef _Inputs x = _inputs(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, is_dense)
     cdef void* w = _data(work)
@@ -580,7 +547,8 @@ def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
     cdef bint is_dense = _dim(dense, 0) > 0
     cdef Py_ssize_t BT = B * T
     work = _workspace(_up16((T + 1) * B * H) + _up16(BT * O) + _up16(BT * H)
-                      + 2 * H * _ldp(H) + _up16(H * O) + (BT * H if is_dense else 0), tn)
+                      + 2 * _packed(H, H) + _scratch(4 if tn == cnp.NPY_FLOAT32 else 8)
+                      + (BT * H if is_dense else 0), tn)
     cdef _Inputs x = _inputs(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, is_dense)
     cdef void* w = _data(work)
     cdef const Py_ssize_t* pY = <const Py_ssize_t*> _data(Y)
@@ -621,18 +589,27 @@ def _fast_expf(float[::1] x):
         fr_exp_f(&x[0], x.shape[0])
 
 
-def _small_gemm(bint trans_a, floating[:, ::1] A, floating[:, ::1] W, floating[:, ::1] C,
-                bint accumulate):
-    """C = [C +] op(A) @ W with the kernels' small-product code (for tests).
+def _packed_gemm(bint trans_a, floating[:, ::1] A, bint trans_w, floating[:, ::1] W,
+                 floating[:, ::1] C, bint accumulate):
+    """C = [C +] op(A) @ op(W) with the kernels' own product: op(W) packed by
+    _pack, then _pmm (for tests).
 
-    A is (m, k), or (k, m) when trans_a; W (k, n); C (m, n); one dtype.
+    A is (m, k), or (k, m) when trans_a; W (k, n), or (n, k) when trans_w;
+    C (m, n); one dtype.
     """
     cdef Py_ssize_t m = C.shape[0], n = C.shape[1]
     cdef Py_ssize_t k = A.shape[0] if trans_a else A.shape[1]
-    if (A.shape[1] if trans_a else A.shape[0]) != m or W.shape[0] != k or W.shape[1] != n:
-        raise ValueError("_small_gemm: shapes do not agree")
+    if ((A.shape[1] if trans_a else A.shape[0]) != m
+            or (W.shape[1] if trans_w else W.shape[0]) != k
+            or (W.shape[0] if trans_w else W.shape[1]) != n):
+        raise ValueError("_packed_gemm: shapes do not agree")
     if m == 0 or n == 0:
         return
-    _sgemm(m, n, k, &A[0, 0] if A.shape[0] * A.shape[1] else NULL,
-           1 if trans_a else A.shape[1], A.shape[1] if trans_a else 1,
-           &W[0, 0] if k else NULL, n, accumulate, &C[0, 0], n)
+    Wp = np.full(max(_packed(k, n), 1), np.nan, dtype=np.asarray(C).dtype)
+    cdef floating[::1] wp = Wp
+    cdef const floating* a = &A[0, 0] if A.shape[0] * A.shape[1] else NULL
+    cdef const floating* w = &W[0, 0] if W.shape[0] * W.shape[1] else NULL
+    with nogil:
+        _pack(k, n, w, 1 if trans_w else n, k if trans_w else 1, &wp[0])
+        _pmm(m, n, k, a, 1 if trans_a else k, m if trans_a else 1, &wp[0],
+             accumulate, &C[0, 0], n)

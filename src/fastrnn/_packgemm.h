@@ -1,0 +1,246 @@
+/* A matrix product against a right operand packed once and reused: the
+ * recurrence's per-step products a<t-1> @ Waa.T (forward) and dz<t> @ Waa
+ * (backward), T of them against the same Waa, and the output layer's
+ * products against a small Wya.
+ *
+ *   fr_pack_*:  Wp = op(W) (k x n, element (p, j) at W[p * w_rs + j * w_cs])
+ *               as panels of NR = 2 vectors of columns (16 floats or 8
+ *               doubles): panel q holds columns q*NR .. q*NR+NR-1 for
+ *               p = 0..k-1, contiguous, zero past column n.
+ *               fr_packed_size(k, n) elements.
+ *   fr_gemmp_*: C[i, j] = (accumulate ? C[i, j] : 0) + sum_p A[i, p] * W[p, j]
+ *               for A m x k with any strides (a_rs between rows, a_cs between
+ *               columns), C m x n row-major (row stride ldc).
+ *
+ * Why: OpenBLAS packs both operands on every call.  For the large model's
+ * per-step 64 x 512 x 512 products that is Waa's 1 MiB, 256 times a step
+ * (perf: 17% of the step in sgemm_itcopy/incopy/otcopy).  Packing Waa once
+ * and reading the panels in order (the hardware prefetcher's favourite
+ * pattern, no L1 set aliasing whatever H is): one thread, 128 products in
+ * a row, 70-85 against OpenBLAS's 55-60 GFLOP/s at 64 x 512 x 512, 85
+ * against 45 at 32 x 128 x 128, 16 against 2 at 1 x 50 x 50 (the course's
+ * single sequence).  It replaces a product that read W in place (4 rows by 2
+ * vectors, 53 GFLOP/s at 64 x 512 x 512, 14 at 1 x 50 x 50).
+ *
+ * Blocking: 6 rows of C by one panel in 12 vector accumulators (BLIS's
+ * Haswell shape); the A values are broadcast from A in place.  Fewer rows
+ * (the last m % 6, or all of them when m < 6, e.g. one sequence) take 2 or 4
+ * panels at once, so that at least 4 independent FMA chains hide the FMA
+ * latency.  k is split in blocks of FR_KC terms, so that a panel's block
+ * (16 KiB) stays in L1 while the row blocks pass, and the rows in blocks of
+ * FR_MC that stay in L2 while the panels pass (BLIS's loops, without
+ * packing A: its rows are read in place).
+ *
+ * Every C element is summed over p in order 0..k-1 in one accumulator
+ * (stored and reloaded between k blocks, which does not round), whatever
+ * block or panel group it falls in: the result does not depend on m, on the
+ * row's position or on the thread.
+ * Compiled with FR_VEC (see _rowops.h). */
+#ifndef FASTRNN_PACKGEMM_H
+#define FASTRNN_PACKGEMM_H
+
+#include <stddef.h>
+#include <string.h>
+
+#include "_rowops.h"  /* FR_VEC */
+
+/* the vector helpers are static inline: no ABI crosses a call boundary */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+/* 32 bytes: 8 floats or 4 doubles, one AVX2 register (two SSE2 halves in
+ * the baseline clone) */
+typedef float fr_v8f __attribute__((vector_size(32)));
+typedef double fr_v4d __attribute__((vector_size(32)));
+
+#define FR_KC 256   /* terms of k per block: a panel's block is 16 KiB */
+#define FR_MC 120   /* rows of A per block: 120 x 256 floats, 120 KiB, in L2 */
+
+#define FR_PACKGEMM(T, SUF, VT, VL)                                              \
+static inline VT fr_ld_##SUF(const T *p)                                       \
+{                                                                              \
+    VT v;                                                                      \
+    memcpy(&v, p, sizeof v);                                                   \
+    return v;                                                                  \
+}                                                                              \
+static inline void fr_st_##SUF(T *p, VT v)                                     \
+{                                                                              \
+    memcpy(p, &v, sizeof v);                                                   \
+}                                                                              \
+static inline ptrdiff_t fr_packed_size_##SUF(ptrdiff_t k, ptrdiff_t n)         \
+{                                                                              \
+    return k * ((n + 2 * VL - 1) / (2 * VL)) * 2 * VL;                         \
+}                                                                              \
+static void fr_pack_##SUF(ptrdiff_t k, ptrdiff_t n, const T *W,                \
+                          ptrdiff_t w_rs, ptrdiff_t w_cs, T *Wp)               \
+{                                                                              \
+    ptrdiff_t j0, p, j;                                                        \
+    for (j0 = 0; j0 < n; j0 += 2 * VL) {                                       \
+        ptrdiff_t w = n - j0 < 2 * VL ? n - j0 : 2 * VL;                       \
+        T *q = Wp + j0 * k;                                                    \
+        if (w_cs == 1) {                                                       \
+            for (p = 0; p < k; p++, q += 2 * VL) {                             \
+                memcpy(q, W + p * w_rs + j0, w * sizeof(T));                   \
+                for (j = w; j < 2 * VL; j++)                                   \
+                    q[j] = 0;                                                  \
+            }                                                                  \
+        } else {                                                               \
+            /* op(W) = X.T: read X's rows j0.. j0+w-1 along p */               \
+            for (j = 0; j < 2 * VL; j++)                                       \
+                for (p = 0; p < k; p++)                                        \
+                    q[p * 2 * VL + j] = j < w ? W[p * w_rs + (j0 + j) * w_cs]  \
+                                              : (T) 0;                         \
+        }                                                                      \
+    }                                                                          \
+}                                                                              \
+/* R rows x P panels of C += A-block @ panels, kc terms; R, P constants */     \
+static inline __attribute__((always_inline)) void                              \
+fr_ukr_##SUF(const int R, const int P, ptrdiff_t kc, const T *a,               \
+             ptrdiff_t a_rs, ptrdiff_t a_cs, const T *b, ptrdiff_t b_ps,       \
+             int acc, T *c, ptrdiff_t ldc)                                     \
+{                                                                              \
+    VT s[6][8];                                                                \
+    VT w[8];                                                                   \
+    const VT zero = {0};                                                       \
+    ptrdiff_t p;                                                               \
+    int r, q;                                                                  \
+    _Pragma("GCC unroll 6")                                                    \
+    for (r = 0; r < R; r++) {                                                  \
+        _Pragma("GCC unroll 8")                                                \
+        for (q = 0; q < 2 * P; q++)                                            \
+            s[r][q] = acc ? fr_ld_##SUF(c + r * ldc + q * VL) : zero;          \
+    }                                                                          \
+    for (p = 0; p < kc; p++) {                                                 \
+        _Pragma("GCC unroll 8")                                                \
+        for (q = 0; q < 2 * P; q++)                                            \
+            w[q] = fr_ld_##SUF(b + (q / 2) * b_ps + p * 2 * VL + (q % 2) * VL);\
+        _Pragma("GCC unroll 6")                                                \
+        for (r = 0; r < R; r++) {                                              \
+            T x = a[r * a_rs + p * a_cs];                                      \
+            _Pragma("GCC unroll 8")                                            \
+            for (q = 0; q < 2 * P; q++)                                        \
+                s[r][q] += x * w[q];                                           \
+        }                                                                      \
+    }                                                                          \
+    _Pragma("GCC unroll 6")                                                    \
+    for (r = 0; r < R; r++) {                                                  \
+        _Pragma("GCC unroll 8")                                                \
+        for (q = 0; q < 2 * P; q++)                                            \
+            fr_st_##SUF(c + r * ldc + q * VL, s[r][q]);                        \
+    }                                                                          \
+}                                                                              \
+/* R (1..6, at run time) rows by one panel */                                  \
+static inline __attribute__((always_inline)) void                              \
+fr_ukr1_##SUF(int R, ptrdiff_t kc, const T *a, ptrdiff_t a_rs, ptrdiff_t a_cs, \
+              const T *b, int acc, T *c, ptrdiff_t ldc)                        \
+{                                                                              \
+    switch (R) {                                                               \
+    case 6: fr_ukr_##SUF(6, 1, kc, a, a_rs, a_cs, b, 0, acc, c, ldc); break;   \
+    case 5: fr_ukr_##SUF(5, 1, kc, a, a_rs, a_cs, b, 0, acc, c, ldc); break;   \
+    case 4: fr_ukr_##SUF(4, 1, kc, a, a_rs, a_cs, b, 0, acc, c, ldc); break;   \
+    case 3: fr_ukr_##SUF(3, 1, kc, a, a_rs, a_cs, b, 0, acc, c, ldc); break;   \
+    case 2: fr_ukr_##SUF(2, 1, kc, a, a_rs, a_cs, b, 0, acc, c, ldc); break;   \
+    default: fr_ukr_##SUF(1, 1, kc, a, a_rs, a_cs, b, 0, acc, c, ldc); break;  \
+    }                                                                          \
+}                                                                              \
+/* R rows by P panels, both at run time, for the (R, P) the driver uses */     \
+static inline __attribute__((always_inline)) void                              \
+fr_ukrx_##SUF(int R, int P, ptrdiff_t kc, const T *a, ptrdiff_t a_rs,          \
+              ptrdiff_t a_cs, const T *b, ptrdiff_t b_ps, int acc, T *c,       \
+              ptrdiff_t ldc)                                                   \
+{                                                                              \
+    switch (R * 8 + P) {                                                       \
+    case 12: fr_ukr_##SUF(1, 4, kc, a, a_rs, a_cs, b, b_ps, acc, c, ldc); break;\
+    case 11: fr_ukr_##SUF(1, 3, kc, a, a_rs, a_cs, b, b_ps, acc, c, ldc); break;\
+    case 10: fr_ukr_##SUF(1, 2, kc, a, a_rs, a_cs, b, b_ps, acc, c, ldc); break;\
+    case 18: fr_ukr_##SUF(2, 2, kc, a, a_rs, a_cs, b, b_ps, acc, c, ldc); break;\
+    case 26: fr_ukr_##SUF(3, 2, kc, a, a_rs, a_cs, b, b_ps, acc, c, ldc); break;\
+    default: fr_ukr1_##SUF(R, kc, a, a_rs, a_cs, b, acc, c, ldc); break;       \
+    }                                                                          \
+}                                                                              \
+/* the same into C's columns 0..w-1 only (w < P * NR: the group holds the     \
+ * last, partial panel), through a tile on the stack, so that C is neither    \
+ * read nor written past column n */                                          \
+static inline __attribute__((always_inline)) void                              \
+fr_edge_##SUF(int R, int P, ptrdiff_t w, ptrdiff_t kc, const T *a,             \
+              ptrdiff_t a_rs, ptrdiff_t a_cs, const T *b, ptrdiff_t b_ps,      \
+              int acc, T *c, ptrdiff_t ldc)                                    \
+{                                                                              \
+    T tile[6 * 8 * VL];                                                        \
+    const ptrdiff_t ldt = P * 2 * VL;                                          \
+    int r;                                                                     \
+    if (acc)                                                                   \
+        for (r = 0; r < R; r++)                                                \
+            memcpy(tile + r * ldt, c + r * ldc, w * sizeof(T));                \
+    fr_ukrx_##SUF(R, P, kc, a, a_rs, a_cs, b, b_ps, acc, tile, ldt);           \
+    for (r = 0; r < R; r++)                                                    \
+        memcpy(c + r * ldc, tile + r * ldt, w * sizeof(T));                    \
+}                                                                              \
+/* rows 0..m-1 (m <= FR_MC) of one k block */                                \
+static inline __attribute__((always_inline)) void                              \
+fr_gemmp_blk_##SUF(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, ptrdiff_t kc,        \
+                   const T *a, ptrdiff_t a_rs, ptrdiff_t a_cs, const T *b,     \
+                   int acc, T *C, ptrdiff_t ldc)                               \
+{                                                                              \
+    const ptrdiff_t NR = 2 * VL, np = (n + NR - 1) / NR;                       \
+    const ptrdiff_t m6 = m - m % 6;                                            \
+    const int r = (int) (m % 6);                                               \
+    /* panels taken together by the r < 6 leftover rows */                    \
+    const ptrdiff_t G = r == 1 ? 4 : (r == 2 || r == 3) ? 2 : 1;               \
+    ptrdiff_t j, jg, i;                                                        \
+    for (jg = 0; jg < np; jg += G) {                                           \
+        const ptrdiff_t g = np - jg < G ? np - jg : G;                         \
+        /* C's columns in this group: w < g * NR when it holds the last,      \
+         * partial panel */                                                   \
+        const ptrdiff_t w = n - jg * NR < g * NR ? n - jg * NR : g * NR;       \
+        for (j = jg; j < jg + g; j++) {                                        \
+            const ptrdiff_t wj = n - j * NR < NR ? n - j * NR : NR;            \
+            for (i = 0; i < m6; i += 6) {                                      \
+                if (wj == NR)                                                  \
+                    fr_ukr_##SUF(6, 1, kc, a + i * a_rs, a_rs, a_cs,           \
+                                 b + j * NR * k, 0, acc, C + i * ldc + j * NR, \
+                                 ldc);                                         \
+                else                                                           \
+                    fr_edge_##SUF(6, 1, wj, kc, a + i * a_rs, a_rs, a_cs,      \
+                                  b + j * NR * k, 0, acc,                      \
+                                  C + i * ldc + j * NR, ldc);                  \
+            }                                                                  \
+        }                                                                      \
+        if (r == 0)                                                            \
+            continue;                                                          \
+        if (w == g * NR)                                                       \
+            fr_ukrx_##SUF(r, (int) g, kc, a + m6 * a_rs, a_rs, a_cs,           \
+                          b + jg * NR * k, NR * k, acc,                        \
+                          C + m6 * ldc + jg * NR, ldc);                        \
+        else                                                                   \
+            fr_edge_##SUF(r, (int) g, w, kc, a + m6 * a_rs, a_rs, a_cs,        \
+                          b + jg * NR * k, NR * k, acc,                        \
+                          C + m6 * ldc + jg * NR, ldc);                        \
+    }                                                                          \
+}                                                                              \
+FR_VEC static void fr_gemmp_##SUF(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,       \
+                                  const T *A, ptrdiff_t a_rs, ptrdiff_t a_cs,  \
+                                  const T *Wp, int accumulate, T *C,           \
+                                  ptrdiff_t ldc)                               \
+{                                                                              \
+    ptrdiff_t p0, i0;                                                          \
+    if (m <= 0 || n <= 0)                                                      \
+        return;                                                                \
+    if (k <= 0) {                                                              \
+        if (!accumulate)                                                       \
+            for (i0 = 0; i0 < m; i0++)                                         \
+                memset(C + i0 * ldc, 0, n * sizeof(T));                        \
+        return;                                                                \
+    }                                                                          \
+    for (p0 = 0; p0 < k; p0 += FR_KC) {                                        \
+        const ptrdiff_t kc = k - p0 < FR_KC ? k - p0 : FR_KC;                  \
+        for (i0 = 0; i0 < m; i0 += FR_MC)                                      \
+            fr_gemmp_blk_##SUF(m - i0 < FR_MC ? m - i0 : FR_MC, n, k, kc,      \
+                               A + i0 * a_rs + p0 * a_cs, a_rs, a_cs,          \
+                               Wp + p0 * 2 * VL, accumulate || p0 > 0,         \
+                               C + i0 * ldc, ldc);                             \
+    }                                                                          \
+}
+FR_PACKGEMM(float, f, fr_v8f, 8)
+FR_PACKGEMM(double, d, fr_v4d, 4)
+
+#endif
