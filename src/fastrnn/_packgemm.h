@@ -24,9 +24,11 @@
  *
  * Blocking: 6 rows of C by one panel in 12 vector accumulators (BLIS's
  * Haswell shape); the A values are broadcast from A in place.  Fewer rows
- * (the last m % 6, or all of them when m < 6, e.g. one sequence) take 2 or 4
- * panels at once, so that at least 4 independent FMA chains hide the FMA
- * latency.  k is split in blocks of FR_KC terms, so that a panel's block
+ * (the last m % 6, or all of them when m < 6, e.g. one sequence) take 2 to
+ * 7 panels at once, so that at least 6 independent FMA chains hide the FMA
+ * latency (a single row against a single panel has 2 and runs at a quarter
+ * of the FMA rate: at H = 128, V = 65 the sampler's last panel alone took
+ * as long as the other 12).  k is split in blocks of FR_KC terms, so that a panel's block
  * (16 KiB) stays in L1 while the row blocks pass, and the rows in blocks of
  * FR_MC that stay in L2 while the panels pass (BLIS's loops, without
  * packing A: its rows are read in place).
@@ -92,38 +94,39 @@ static void fr_pack_##SUF(ptrdiff_t k, ptrdiff_t n, const T *W,                \
         }                                                                      \
     }                                                                          \
 }                                                                              \
-/* R rows x P panels of C += A-block @ panels, kc terms; R, P constants */     \
+/* R rows x P panels of C += A-block @ panels, kc terms; R, P constants,    \
+ * R <= 6, 2 R P <= 14 accumulators */                                        \
 static inline __attribute__((always_inline)) void                              \
 fr_ukr_##SUF(const int R, const int P, ptrdiff_t kc, const T *a,               \
              ptrdiff_t a_rs, ptrdiff_t a_cs, const T *b, ptrdiff_t b_ps,       \
              int acc, T *c, ptrdiff_t ldc)                                     \
 {                                                                              \
-    VT s[6][8];                                                                \
-    VT w[8];                                                                   \
+    VT s[6][14];                                                               \
+    VT w[14];                                                                  \
     const VT zero = {0};                                                       \
     ptrdiff_t p;                                                               \
     int r, q;                                                                  \
     _Pragma("GCC unroll 6")                                                    \
     for (r = 0; r < R; r++) {                                                  \
-        _Pragma("GCC unroll 8")                                                \
+        _Pragma("GCC unroll 14")                                                \
         for (q = 0; q < 2 * P; q++)                                            \
             s[r][q] = acc ? fr_ld_##SUF(c + r * ldc + q * VL) : zero;          \
     }                                                                          \
     for (p = 0; p < kc; p++) {                                                 \
-        _Pragma("GCC unroll 8")                                                \
+        _Pragma("GCC unroll 14")                                                \
         for (q = 0; q < 2 * P; q++)                                            \
             w[q] = fr_ld_##SUF(b + (q / 2) * b_ps + p * 2 * VL + (q % 2) * VL);\
         _Pragma("GCC unroll 6")                                                \
         for (r = 0; r < R; r++) {                                              \
             T x = a[r * a_rs + p * a_cs];                                      \
-            _Pragma("GCC unroll 8")                                            \
+            _Pragma("GCC unroll 14")                                            \
             for (q = 0; q < 2 * P; q++)                                        \
                 s[r][q] += x * w[q];                                           \
         }                                                                      \
     }                                                                          \
     _Pragma("GCC unroll 6")                                                    \
     for (r = 0; r < R; r++) {                                                  \
-        _Pragma("GCC unroll 8")                                                \
+        _Pragma("GCC unroll 14")                                                \
         for (q = 0; q < 2 * P; q++)                                            \
             fr_st_##SUF(c + r * ldc + q * VL, s[r][q]);                        \
     }                                                                          \
@@ -149,9 +152,13 @@ fr_ukrx_##SUF(int R, int P, ptrdiff_t kc, const T *a, ptrdiff_t a_rs,          \
               ptrdiff_t ldc)                                                   \
 {                                                                              \
     switch (R * 8 + P) {                                                       \
+    case 15: fr_ukr_##SUF(1, 7, kc, a, a_rs, a_cs, b, b_ps, acc, c, ldc); break;\
+    case 14: fr_ukr_##SUF(1, 6, kc, a, a_rs, a_cs, b, b_ps, acc, c, ldc); break;\
+    case 13: fr_ukr_##SUF(1, 5, kc, a, a_rs, a_cs, b, b_ps, acc, c, ldc); break;\
     case 12: fr_ukr_##SUF(1, 4, kc, a, a_rs, a_cs, b, b_ps, acc, c, ldc); break;\
     case 11: fr_ukr_##SUF(1, 3, kc, a, a_rs, a_cs, b, b_ps, acc, c, ldc); break;\
     case 10: fr_ukr_##SUF(1, 2, kc, a, a_rs, a_cs, b, b_ps, acc, c, ldc); break;\
+    case 19: fr_ukr_##SUF(2, 3, kc, a, a_rs, a_cs, b, b_ps, acc, c, ldc); break;\
     case 18: fr_ukr_##SUF(2, 2, kc, a, a_rs, a_cs, b, b_ps, acc, c, ldc); break;\
     case 26: fr_ukr_##SUF(3, 2, kc, a, a_rs, a_cs, b, b_ps, acc, c, ldc); break;\
     default: fr_ukr1_##SUF(R, kc, a, a_rs, a_cs, b, acc, c, ldc); break;       \
@@ -165,7 +172,7 @@ fr_edge_##SUF(int R, int P, ptrdiff_t w, ptrdiff_t kc, const T *a,             \
               ptrdiff_t a_rs, ptrdiff_t a_cs, const T *b, ptrdiff_t b_ps,      \
               int acc, T *c, ptrdiff_t ldc)                                    \
 {                                                                              \
-    T tile[6 * 8 * VL];                                                        \
+    T tile[6 * 14 * VL];                                                       \
     const ptrdiff_t ldt = P * 2 * VL;                                          \
     int r;                                                                     \
     if (acc)                                                                   \
@@ -184,11 +191,14 @@ fr_gemmp_blk_##SUF(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, ptrdiff_t kc,        \
     const ptrdiff_t NR = 2 * VL, np = (n + NR - 1) / NR;                       \
     const ptrdiff_t m6 = m - m % 6;                                            \
     const int r = (int) (m % 6);                                               \
-    /* panels taken together by the r < 6 leftover rows */                    \
+    /* panels taken together by the r < 6 leftover rows; the last group also \
+     * takes what would be left after it (1 row: up to 7 panels, 2 rows: 3),  \
+     * rather than leaving 1 or 2 panels with too few FMA chains */           \
     const ptrdiff_t G = r == 1 ? 4 : (r == 2 || r == 3) ? 2 : 1;               \
-    ptrdiff_t j, jg, i;                                                        \
-    for (jg = 0; jg < np; jg += G) {                                           \
-        const ptrdiff_t g = np - jg < G ? np - jg : G;                         \
+    const ptrdiff_t Gmax = r == 1 ? 7 : r == 2 ? 3 : G;                        \
+    ptrdiff_t j, jg, i, g;                                                     \
+    for (jg = 0; jg < np; jg += g) {                                           \
+        g = np - jg <= Gmax ? np - jg : G;                                     \
         /* C's columns in this group: w < g * NR when it holds the last,      \
          * partial panel */                                                   \
         const ptrdiff_t w = n - jg * NR < g * NR ? n - jg * NR : g * NR;       \

@@ -7,25 +7,32 @@ the uniforms are drawn.  Nothing here checks again.
 
 One token, the twin of ``fastrnn.reference.sample`` line for line:
 
-    [Waa a; Wya a] = W a                 (W = [Waa; Wya], ONE gemv for both)
+    [Waa a; Wya a] = W a                 (W = [Waa; Wya], ONE product for both)
     z  = Wya a + by                      (params dtype)
     s  = float64(z)
     kept = the top_k classes by s        (NaN ranks last, ties to the lower id)
     e  = exp((s[kept] - s[best]) / temperature)   (best = the top-ranked class)
     k  = kept[first i with cumsum(e)[i] > u * sum(e)]   (inverse CDF)
          or the last kept class with e > 0, or best     (NaN fallback)
-    a  = tanh(Waa a + Wax[:, k] + ba)    (Waa a from the same gemv; a row gather)
+    a  = tanh(Waa a + Wax[:, k] + ba)    (Waa a from the same product; a row gather)
 
-Waa a does not depend on the drawn k, so it comes out of the same gemv as
-the logits.  The CDF is accumulated in float64 in class-id order,
+Waa a does not depend on the drawn k, so it comes out of the same product as
+the logits: the kernels' own (``_packgemm.h``), against W.T packed once per
+call.  It sums each dot product in a different order from the reference's
+``np.matmul`` (BLAS gemv), so the logits may differ in their last bits, and a
+draw whose u falls that close to a CDF boundary may go the other way (the
+tests allow exactly that and nothing more).  The CDF is accumulated in float64 in class-id order,
 sequentially, as ``np.cumsum`` does, so both twins compare (nearly always)
 the same doubles.  The temperature divides s - max(s), never s alone, so that
 a tiny temperature cannot overflow the logits and tie them: it tends to
 greedy decoding.
 
-Speed: at H = 128, V = 65 one token is one small gemv plus H tanh and V exp.
-libm's tanhf (~40 ns) and exp do not vectorise, so both are written here
-branch-free (``_tanhf``, ``_exp``) for GCC to vectorise at -O3.  GCC keeps
+Speed: at H = 128, V = 65 one token is one small product plus H tanh and V
+exp.  OpenBLAS's sgemv took 10,000 instructions of the 16,000 a token cost
+(callgrind); the packed product, one row against four panels of W.T at once,
+needs ~4,500.  tanh is the kernels' row function (``_rowops.h``, built for
+AVX2 and for the baseline).  libm's exp does not vectorise, so the float64
+``_exp`` is written here branch-free for GCC to vectorise at -O3.  GCC keeps
 -ftrapping-math on, so a floating-point operation it cannot prove
 unconditional stops the vectorisation: clamps and selects are done on the
 integer bits, never with ``a if c else b`` over floats.
@@ -33,77 +40,43 @@ integer bits, never with ``a if c else b`` over floats.
 import numpy as np
 
 from cython cimport floating
-from libc.math cimport tanh, isnan
-from libc.stdint cimport int32_t, uint32_t, uint64_t
-from scipy.linalg.cython_blas cimport sgemv, dgemv
+from libc.math cimport isnan
+from libc.stdint cimport uint64_t
 
 
-cdef inline void gemv(int m, int n, floating alpha, const floating* a, int lda,
-                      const floating* x, floating beta, floating* y) noexcept nogil:
-    """y := alpha * A @ x + beta * y, A row-major m x n with row stride lda.
+cdef extern from "_rowops.h" nogil:
+    void fr_bias_tanh_f(float* c, const float* b, Py_ssize_t n)
+    void fr_bias_tanh_d(double* c, const double* b, Py_ssize_t n)
 
-    A C-order m x n buffer is, to column-major BLAS, the n x m matrix A^T, so
-    A @ x is the column-major op(A^T) = 'T' product with m and n swapped.
-    """
-    cdef char trans = b'T'
-    cdef int one = 1
-    if m <= 0 or n <= 0:
-        return  # callers always have m, n >= 1 (checked sizes)
+
+cdef extern from "_packgemm.h" nogil:
+    Py_ssize_t fr_packed_size_f(Py_ssize_t k, Py_ssize_t n)
+    Py_ssize_t fr_packed_size_d(Py_ssize_t k, Py_ssize_t n)
+    void fr_pack_f(Py_ssize_t k, Py_ssize_t n, const float* W, Py_ssize_t w_rs,
+                   Py_ssize_t w_cs, float* Wp)
+    void fr_pack_d(Py_ssize_t k, Py_ssize_t n, const double* W, Py_ssize_t w_rs,
+                   Py_ssize_t w_cs, double* Wp)
+    void fr_gemmp_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A,
+                    Py_ssize_t a_rs, Py_ssize_t a_cs, const float* Wp,
+                    int accumulate, float* C, Py_ssize_t ldc)
+    void fr_gemmp_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A,
+                    Py_ssize_t a_rs, Py_ssize_t a_cs, const double* Wp,
+                    int accumulate, double* C, Py_ssize_t ldc)
+
+
+cdef inline void _matvec(Py_ssize_t m, Py_ssize_t k, const floating* Wp,
+                         const floating* x, floating* y) noexcept nogil:
+    """y (m,) = W @ x for W (m, k) packed transposed (fr_pack of W.T), x (k,).
+    The first m' rows of W are the product for any m' <= m."""
     if floating is float:
-        sgemv(&trans, &n, &m, &alpha, <float*> a, &lda, <float*> x, &one, &beta, y, &one)
+        fr_gemmp_f(1, m, k, x, k, 1, Wp, 0, y, m)
     else:
-        dgemv(&trans, &n, &m, &alpha, <double*> a, &lda, <double*> x, &one, &beta, y, &one)
-
-
-cdef union _bits32:
-    float f
-    uint32_t u
-    int32_t i
+        fr_gemmp_d(1, m, k, x, k, 1, Wp, 0, y, m)
 
 
 cdef union _bits64:
     double d
     uint64_t u
-
-
-cdef inline float _tanhf(float x) noexcept nogil:
-    """tanh in float32, within 2 ulp (NumPy's: 1.4); NaN, +-inf, -0.0 exact.
-
-    With at = min(|x|, 9.1) (tanh rounds to 1 beyond) and 2**n (1 + m) =
-    exp(-2 at), n = round(-2 at / ln 2), m = expm1(r) by its series:
-
-        tanh(at) = (1 - e) / (1 + e) = ((1 - 2**n) - 2**n m) / ((1 + 2**n) + 2**n m)
-
-    1 -+ 2**n is exact, so neither side loses digits, near 0 or near 1.
-    """
-    cdef _bits32 bx, b
-    bx.f = x
-    cdef int32_t ab = <int32_t> (bx.u & 0x7fffffff)     # bits of |x|
-    cdef int32_t d = ab - 0x41119999                     # 0x41119999 = 9.1f
-    b.i = 0x41119999 + (d & (d >> 31))                   # min(|x|, 9.1f), as integers
-    cdef float y = <float> -2.0 * b.f                    # in [-18.2, 0]
-    # n = round(y / ln 2): adding 1.5 * 2**23 rounds to an integer
-    cdef float n = (y * <float> 1.44269504 + <float> 12582912.0) - <float> 12582912.0
-    # r = y - n ln 2, in [-ln2 / 2, ln2 / 2]; ln 2 in two parts, n * hi exact
-    cdef float r = (y - n * <float> 0.693145751953125) - n * <float> 1.428606765330187e-06
-    cdef float q = <float> (1.0 / 40320.0)              # expm1(r) = r + r**2 q
-    q = q * r + <float> (1.0 / 5040.0)
-    q = q * r + <float> (1.0 / 720.0)
-    q = q * r + <float> (1.0 / 120.0)
-    q = q * r + <float> (1.0 / 24.0)
-    q = q * r + <float> (1.0 / 6.0)
-    q = q * r + <float> 0.5
-    cdef float m = r + (r * r) * q
-    b.f = n + <float> 12582912.0                         # low bits: n mod 2**9
-    b.u = (b.u + 127) << 23                              # 2**n, n in [-27, 0]
-    cdef float s = b.f
-    cdef float sm = s * m
-    b.f = ((<float> 1.0 - s) - sm) / ((<float> 1.0 + s) + sm)   # tanh(at) >= 0
-    b.u = (b.u & 0x7fffffff) | (bx.u & 0x80000000U)       # the sign of x
-    # x NaN: return x (the clamp above made it 9.1)
-    cdef uint32_t keep = <uint32_t> ((ab - 0x7f800001) >> 31)   # all ones unless NaN
-    b.u = (b.u & keep) | (bx.u & ~keep)
-    return b.f
 
 
 cdef inline double _exp(double x) noexcept nogil:
@@ -145,12 +118,14 @@ cdef inline void _update(Py_ssize_t H, const floating* Waa_a, const floating* wa
     """a = tanh(Waa a_prev + Wax[:, x] + ba), given Waa_a = Waa a_prev and
     wax = Wax[:, x] (row x of Wax.T); Waa_a must not overlap a."""
     cdef Py_ssize_t j
+    for j in range(H):
+        a[j] = Waa_a[j] + wax[j]
+    # a = tanh(a + ba): the kernels' row function (_rowops.h; float32: within
+    # 2 ulp, vectorised for AVX2)
     if floating is float:
-        for j in range(H):
-            a[j] = _tanhf(Waa_a[j] + wax[j] + ba[j])
+        fr_bias_tanh_f(a, ba, H)
     else:
-        for j in range(H):
-            a[j] = tanh(Waa_a[j] + wax[j] + ba[j])
+        fr_bias_tanh_d(a, ba, H)
 
 
 cdef inline bint _beats(double sj, double si) noexcept nogil:
@@ -244,8 +219,12 @@ def sample(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
     cdef Py_ssize_t H = Waa.shape[0], O = Wya.shape[0]
     cdef Py_ssize_t n_prime = prime.shape[0], length = u.shape[0]
     dt = np.float32 if floating is float else np.float64
-    # W = [Waa; Wya] (H + O, H): one gemv per token gives Waa a and Wya a
+    # W = [Waa; Wya] (H + O, H): one product per token gives Waa a and Wya a;
+    # Wp = W.T packed (columns j < H: Waa a, the rest: Wya a)
     cdef floating[:, ::1] W = np.concatenate([Waa, Wya])
+    cdef Py_ssize_t np_ = (fr_packed_size_f(H, H + O) if floating is float
+                           else fr_packed_size_d(H, H + O))
+    cdef floating[::1] Wp = np.empty(np_, dtype=dt)
     # workspaces: the state, W a, and the float64 softmax
     cdef floating[::1] a = np.array(a0, dtype=dt)
     cdef floating[::1] Wa = np.empty(H + O, dtype=dt)
@@ -255,15 +234,17 @@ def sample(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
     cdef char[::1] kept = np.empty(O, dtype=np.int8)
     cdef Py_ssize_t t, k, n = 0
     with nogil:
+        if floating is float:
+            fr_pack_f(H, H + O, &W[0, 0], 1, H, &Wp[0])
+        else:
+            fr_pack_d(H, H + O, &W[0, 0], 1, H, &Wp[0])
         for t in range(n_prime):
             # Wa[:H] = Waa @ a
-            gemv(<int> H, <int> H, <floating> 1.0, &W[0, 0], <int> H, &a[0],
-                 <floating> 0.0, &Wa[0])
+            _matvec(H, H, &Wp[0], &a[0], &Wa[0])
             _update(H, &Wa[0], &WaxT[prime[t], 0], &ba[0], &a[0])
         for t in range(length):
             # Wa = [Waa; Wya] @ a
-            gemv(<int> (H + O), <int> H, <floating> 1.0, &W[0, 0], <int> H, &a[0],
-                 <floating> 0.0, &Wa[0])
+            _matvec(H + O, H, &Wp[0], &a[0], &Wa[0])
             k = _pick(O, top_k, &Wa[H], &by[0], temperature, u[t], &s[0], &e[0],
                       &top[0], &kept[0])
             out[t] = k

@@ -183,9 +183,10 @@ def sample(params, length, *, prime=None, a0=None, temperature=1.0, top_k=None,
     likely one: the ids are always in [0, O).
 
     This function and :func:`fastrnn.reference.sample` apply the same rules to
-    the same uniforms.  Their tanh, exp and BLAS differ in the last bits, so
-    they return the same ids unless a uniform falls within that rounding
-    (~1e-7 for float32) of a CDF step, which the tests never meet.
+    the same uniforms.  Their tanh, exp and matrix products differ in the
+    last bits, so they return the same ids unless a uniform falls within that
+    rounding (~1e-7 for float32) of a CDF step; the tests accept a parting
+    only at such a step.
 
     Thread safety: a pure function with its own generator (from `seed`), safe
     from several threads on inputs no other thread writes; the kernel
