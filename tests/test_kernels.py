@@ -245,6 +245,60 @@ def test_one_blas_thread_inside_small_steps_and_restored_after():
     assert blas_limits() == before
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mode", ["steps", "lengths", "dense", "many_to_one"])
+def test_blas_per_step_products_match_reference(mode, dtype, monkeypatch):
+    # the per-step products by BLAS (what large steps use when BLAS has
+    # several threads), forced at a small size: the same answers
+    from fastrnn import _api
+    monkeypatch.setattr(_api, "_blas_steps", lambda b: True)
+    for H, B in ((9, 4), (40, 7)):
+        p, X, Y, a0, lengths = make_problem(mode, I=11, H=H, O=8, B=B, T=6, dtype=dtype,
+                                            seed=H + B)
+        check_against_reference(p, X, Y, a0, lengths, dtype)
+
+
+def test_per_step_products_by_blas_only_when_it_has_threads():
+    """Above the one-thread range the per-step products go to BLAS when BLAS
+    may use several threads, to the kernels' own product when it has one;
+    below it, always to the own product."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fastrnn import _api, _validate
+    lo, hi = _api.ONE_THREAD_STEP
+    big = make_problem("steps", I=5, H=512, O=5, B=16, T=2, seed=0)
+    small = make_problem("steps", I=5, H=64, O=5, B=4, T=2, seed=0)
+    bb = _validate.check_batch(big[0], big[1], big[2], None, None, need_Y=True)
+    bs = _validate.check_batch(small[0], small[1], small[2], None, None, need_Y=True)
+    assert bb.B * bb.p.H ** 2 >= hi and bs.B * bs.p.H ** 2 < hi
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        assert not _api._blas_steps(bb)
+        assert not _api._blas_steps(bs)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        if max(n for _, n in blas_limits()) < 2:
+            pytest.skip("BLAS runs on one thread here")
+        assert _api._blas_steps(bb)
+        assert not _api._blas_steps(bs)
+        # and the kernels are told so
+        seen = []
+        real = _api._kernels
+
+        class Spy:
+            def __getattr__(self, name):
+                def call(*args):
+                    seen.append(args[-1])
+                    return getattr(real, name)(*args)
+                return call
+
+        _api._kernels = Spy()
+        try:
+            fastrnn.loss_and_grads(*big[:3])
+            fastrnn.forward(big[0], big[1])
+            fastrnn.loss_and_grads(*small[:3])
+        finally:
+            _api._kernels = real
+        assert seen == [True, True, False]
+
+
 def test_threads_in_one_thread_range_match_serial_and_restore_limits():
     before = blas_limits()
     assert_threads_match_serial([make_problem(m, I=20, H=96, B=8, T=6, seed=s)

@@ -24,6 +24,24 @@ __all__ = ["init_params", "forward", "loss_and_grads"]
 ONE_THREAD_STEP = (2**16, 2**22)
 
 
+_controller_lock = threading.Lock()
+_controller_cache: list = []
+
+
+def _controller():
+    """threadpoolctl's ThreadpoolController, made once (it inspects the loaded
+    libraries: ~6 ms); False without threadpoolctl or a BLAS it knows."""
+    with _controller_lock:
+        if not _controller_cache:
+            try:
+                from threadpoolctl import ThreadpoolController
+                c = ThreadpoolController().select(user_api="blas")
+                _controller_cache.append(c if c.lib_controllers else False)
+            except Exception:  # not installed, or no BLAS found
+                _controller_cache.append(False)
+        return _controller_cache[0]
+
+
 class _OneBlasThread:
     """Context manager: BLAS limited to one thread while any caller is inside.
 
@@ -36,19 +54,13 @@ class _OneBlasThread:
         self._lock = threading.Lock()
         self._depth = 0
         self._limiter = None
-        self._controller = None
 
     def __enter__(self):
         with self._lock:
             if self._depth == 0:
-                if self._controller is None:
-                    try:
-                        from threadpoolctl import ThreadpoolController
-                        self._controller = ThreadpoolController()
-                    except Exception:  # not installed, or no BLAS found
-                        self._controller = False
-                if self._controller:
-                    self._limiter = self._controller.limit(limits=1, user_api="blas")
+                controller = _controller()
+                if controller:
+                    self._limiter = controller.limit(limits=1, user_api="blas")
             self._depth += 1
         return self
 
@@ -77,6 +89,25 @@ _no_limit = _NoLimit()
 def _blas_threads(b: _validate.Batch):
     lo, hi = ONE_THREAD_STEP
     return _one_blas_thread if lo <= b.B * b.p.H * b.p.H < hi else _no_limit
+
+
+def _blas_steps(b: _validate.Batch) -> bool:
+    """The per-step products by BLAS rather than the kernels' own packed
+    product: only above the one-thread range, and only when BLAS may use more
+    than one thread there.
+
+    The own product is single-threaded.  On one thread it beats OpenBLAS,
+    which repacks Waa at every step (A/B, B=64: 0.80x at H = 512, 0.84-0.93x
+    at H = 1024); with two threads OpenBLAS wins there (1.15-1.26x).  Asking
+    threadpoolctl costs ~2 µs, against steps of tens of milliseconds.
+    Without threadpoolctl's answer, BLAS (OpenBLAS's default is threaded).
+    """
+    if b.B * b.p.H * b.p.H < ONE_THREAD_STEP[1]:
+        return False
+    controller = _controller()
+    if not controller:
+        return True
+    return max(lib.num_threads for lib in controller.lib_controllers) > 1
 
 
 _EMPTY_IDS = np.empty((0, 0), dtype=np.intp)
@@ -213,7 +244,8 @@ def forward(params, X, a0=None, lengths=None):
     A = np.empty((b.B, b.T, p.H), dtype=p.dtype)
     a_last = np.empty((b.B, p.H), dtype=p.dtype)
     with _blas_threads(b):
-        _kernels.forward(*_kernel_inputs(b), b.lengths, b.a0, probs, A, a_last)
+        _kernels.forward(*_kernel_inputs(b), b.lengths, b.a0, probs, A, a_last,
+                         _blas_steps(b))
     return probs, A
 
 
@@ -271,5 +303,6 @@ def loss_and_grads(params, X, Y, a0=None, lengths=None):
     a_last = np.empty((b.B, p.H), dtype=dt)
     with _blas_threads(b):
         loss = _kernels.loss_and_grads(*_kernel_inputs(b), b.Y, b.lengths, b.a0,
-                                       dWaxT, dWaa, dba, dWya, dby, da0, a_last)
+                                       dWaxT, dWaa, dba, dWya, dby, da0, a_last,
+                                       _blas_steps(b))
     return float(loss), _validate.grads_dict(b, dWaxT, dWaa, dba, dWya, dby, da0), a_last

@@ -25,10 +25,13 @@ def forward(
     probs: NDArray[_F],
     A: NDArray[_F],
     a_last: NDArray[_F],
+    blas_steps: bool = False,
 ) -> None:
     """probs (B, T, O), A (B, T, H) and a_last (B, H), written in place.
 
-    Exactly one of ids (B, T) / dense (B, T, I) is non-empty.
+    Exactly one of ids (B, T) / dense (B, T, I) is non-empty.  blas_steps:
+    the per-step products by BLAS (which may use several threads) instead of
+    the kernels' own single-threaded packed product.
     """
 
 def loss_and_grads(
@@ -49,6 +52,7 @@ def loss_and_grads(
     dby: NDArray[_F],
     da0: NDArray[_F],
     a_last: NDArray[_F],
+    blas_steps: bool = False,
 ) -> float:
     """Summed cross-entropy; gradients and a_last written in place.
 

@@ -168,11 +168,11 @@ cdef inline double _softmax_xent_row(floating* z, const floating* b, Py_ssize_t 
 
 cdef void _states(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
                   const Py_ssize_t* ids, const floating* src,
-                  const floating* WaaTp, const floating* ba,
+                  const floating* Waa, const floating* WaaTp, const floating* ba,
                   const Py_ssize_t* lengths, floating* Abuf) noexcept nogil:
     """Fill Abuf[1:] with a<1..T>; Abuf[0] holds a<0> on entry.
 
-    WaaTp: Waa.T packed by _pack.
+    WaaTp: Waa.T packed by _pack, or NULL: the per-step products by BLAS.
 
     src is WaxT (I, H) for token ids (row ids[b, t] is Wax x<t>), or the
     projected dense inputs P (B, T, H) (row b*T + t).
@@ -191,7 +191,11 @@ cdef void _states(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
             else:
                 memset(cur + b * H, 0, H * sizeof(floating))
         # cur += prev @ Waa.T              (Waa a<t-1>, the whole batch at once)
-        _pmm(B, H, H, prev, H, 1, WaaTp, True, cur, H)
+        if WaaTp != NULL:
+            _pmm(B, H, H, prev, H, 1, WaaTp, True, cur, H)
+        else:
+            gemm(False, True, <int> B, <int> H, <int> H, <floating> 1.0, prev, <int> H,
+                 Waa, <int> H, <floating> 1.0, cur, <int> H)
         for b in range(B):
             c = cur + b * H
             if t < lengths[b]:
@@ -285,7 +289,8 @@ cdef void _forward(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
                    const floating* ba, const floating* Wya, const floating* by,
                    const Py_ssize_t* ids, const floating* dense,
                    const Py_ssize_t* lengths, const floating* a0, floating* probs,
-                   floating* A, floating* a_last, floating* work) noexcept nogil:
+                   floating* A, floating* a_last, bint blas_steps,
+                   floating* work) noexcept nogil:
     # work (sizes: forward()): Abuf (T+1, B, H) | WaaTp (Waa.T packed) | scratch
     #   (_mm's) | P (B, T, H) if dense
     cdef floating* Abuf = work
@@ -295,11 +300,13 @@ cdef void _forward(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
     cdef bint is_dense = dense != NULL
     cdef const floating* src = P if is_dense else WaxT
     cdef Py_ssize_t b, t, BH = B * H
-    _pack(H, H, Waa, 1, H, WaaTp)
+    if not blas_steps:
+        _pack(H, H, Waa, 1, H, WaaTp)
     memcpy(Abuf, a0, BH * sizeof(floating))
     if is_dense:
         _project_dense(B * T, I, H, dense, WaxT, P)
-    _states(is_dense, B, T, H, ids, src, WaaTp, ba, lengths, Abuf)
+    _states(is_dense, B, T, H, ids, src, Waa, NULL if blas_steps else WaaTp, ba,
+            lengths, Abuf)
     # A (B, T, H), batch-major as returned; padding is already zero
     for b in range(B):
         for t in range(T):
@@ -322,7 +329,8 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
                             const Py_ssize_t* Y, const Py_ssize_t* lengths,
                             const floating* a0, floating* dWaxT, floating* dWaa,
                             floating* dba, floating* dWya, floating* dby, floating* da0,
-                            floating* a_last, floating* work) noexcept nogil:
+                            floating* a_last, bint blas_steps,
+                            floating* work) noexcept nogil:
     # work (sizes: loss_and_grads()): Abuf (T+1, B, H) | L (T*B, O) | dZ (T*B, H)
     #       | WaaTp | WaaP | scratch | P (B, T, H) if dense
     #   Abuf  slot 0 = a<0>, slot t+1 = a<t>; zero at padding
@@ -346,12 +354,14 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
     cdef Py_ssize_t b, t
     cdef double loss
     # ---- forward
-    _pack(H, H, Waa, 1, H, WaaTp)
-    _pack(H, H, Waa, H, 1, WaaP)
+    if not blas_steps:
+        _pack(H, H, Waa, 1, H, WaaTp)
+        _pack(H, H, Waa, H, 1, WaaP)
     memcpy(Abuf, a0, BH * sizeof(floating))
     if is_dense:
         _project_dense(BT, I, H, dense, WaxT, P)
-    _states(is_dense, B, T, H, ids, src, WaaTp, ba, lengths, Abuf)
+    _states(is_dense, B, T, H, ids, src, Waa, NULL if blas_steps else WaaTp, ba,
+            lengths, Abuf)
     # L = A @ Wya.T                     (all T*B steps in one product)
     _mm(False, BT, O, H, Abuf + BH, H, True, Wya, H, False, L, O, scratch)
     loss = _softmax_xent(B, T, O, by, Y, L)
@@ -379,7 +389,11 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
             else:
                 memset(dz, 0, H * sizeof(floating))
         # dnext = dz<t> @ Waa
-        _pmm(B, H, H, dZ + t * BH, H, 1, WaaP, False, dnext, H)
+        if blas_steps:
+            gemm(False, False, <int> B, <int> H, <int> H, <floating> 1.0, dZ + t * BH,
+                 <int> H, Waa, <int> H, <floating> 0.0, dnext, <int> H)
+        else:
+            _pmm(B, H, H, dZ + t * BH, H, 1, WaaP, False, dnext, H)
     # after t = 0, dnext = dL/da<0>
 
     # dWaa = dZ.T @ Abuf[0:T]           (sum_t dz<t>^T a<t-1>, one GEMM)
@@ -491,10 +505,13 @@ cdef _Inputs _inputs(object WaxT, object Waa, object ba, object Wya, object by,
     return r
 
 
-def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs, A, a_last):
+def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs, A, a_last,
+            bint blas_steps=False):
     """probs (B, T, O), A (B, T, H) and a_last (B, H), written in place.
 
-    Exactly one of ids (B, T) / dense (B, T, I) is non-empty.
+    Exactly one of ids (B, T) / dense (B, T, I) is non-empty.  blas_steps:
+    the per-step products by BLAS (which may use several threads) instead of
+    the kernels' own single-threaded packed product.
     """
     cdef Py_ssize_t d[5]
     cdef int tn = cnp.NPY_FLOAT32 if (cnp.PyArray_Check(WaxT) and
@@ -517,19 +534,20 @@ def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs, A, a_last):
             _forward[float](B, T, I, H, O, <float*> x.WaxT, <float*> x.Waa,
                             <float*> x.ba, <float*> x.Wya, <float*> x.by, x.ids,
                             <float*> x.dense, x.lengths, <float*> x.a0, <float*> p6,
-                            <float*> p7, <float*> p8, <float*> w)
+                            <float*> p7, <float*> p8, blas_steps, <float*> w)
         else:
             _forward[double](B, T, I, H, O, <double*> x.WaxT, <double*> x.Waa,
                              <double*> x.ba, <double*> x.Wya, <double*> x.by, x.ids,
                              <double*> x.dense, x.lengths, <double*> x.a0, <double*> p6,
-                             <double*> p7, <double*> p8, <double*> w)
+                             <double*> p7, <double*> p8, blas_steps, <double*> w)
 
 
 def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
-                   dWaxT, dWaa, dba, dWya, dby, da0, a_last):
+                   dWaxT, dWaa, dba, dWya, dby, da0, a_last, bint blas_steps=False):
     """Summed cross-entropy; gradients and a_last written in place.
 
     dWaxT is (I, H) = dWax.T.  Exactly one of ids / dense is non-empty.
+    blas_steps: as in forward.
     """
     cdef Py_ssize_t d[5]
     cdef int tn = cnp.NPY_FLOAT32 if (cnp.PyArray_Check(WaxT) and
@@ -566,13 +584,13 @@ def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
                 B, T, I, H, O, <float*> x.WaxT, <float*> x.Waa, <float*> x.ba,
                 <float*> x.Wya, <float*> x.by, x.ids, <float*> x.dense, pY, x.lengths,
                 <float*> x.a0, <float*> g0, <float*> g1, <float*> g2, <float*> g3,
-                <float*> g4, <float*> g5, <float*> g6, <float*> w)
+                <float*> g4, <float*> g5, <float*> g6, blas_steps, <float*> w)
         else:
             loss = _loss_and_grads[double](
                 B, T, I, H, O, <double*> x.WaxT, <double*> x.Waa, <double*> x.ba,
                 <double*> x.Wya, <double*> x.by, x.ids, <double*> x.dense, pY, x.lengths,
                 <double*> x.a0, <double*> g0, <double*> g1, <double*> g2, <double*> g3,
-                <double*> g4, <double*> g5, <double*> g6, <double*> w)
+                <double*> g4, <double*> g5, <double*> g6, blas_steps, <double*> w)
     return loss
 
 
