@@ -298,7 +298,7 @@ cdef void _forward(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
     cdef floating* scratch = WaaTp + _packed(H, H)
     cdef floating* P = scratch + _scratch(sizeof(floating))
     cdef bint is_dense = dense != NULL
-    cdef const floating* src = P if is_dense else WaxT
+    cdef const floating* src = WaxT if not is_dense else P
     cdef Py_ssize_t b, t, BH = B * H
     if not blas_steps:
         _pack(H, H, Waa, 1, H, WaaTp)
@@ -348,7 +348,7 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
     cdef floating* scratch = WaaP + _packed(H, H)
     cdef floating* P = scratch + _scratch(sizeof(floating))
     cdef bint is_dense = dense != NULL
-    cdef const floating* src = P if is_dense else WaxT
+    cdef const floating* src = WaxT if not is_dense else P
     cdef floating* dz
     cdef floating* dnext = da0
     cdef Py_ssize_t b, t
@@ -493,7 +493,7 @@ cdef _Inputs _inputs(object WaxT, object Waa, object ba, object Wya, object by,
                      object ids, object dense, object lengths, object a0,
                      bint is_dense):
     cdef _Inputs r
-    r.ids = NULL if is_dense else <const Py_ssize_t*> _data(ids)
+    r.ids = <const Py_ssize_t*> (NULL if is_dense else _data(ids))
     r.dense = _data(dense) if is_dense else NULL
     r.lengths = <const Py_ssize_t*> _data(lengths)
     r.WaxT = _data(WaxT)

@@ -16,10 +16,14 @@
  * FMA, 8 floats a vector) and for the baseline (SSE2), and the loader picks
  * one for the running CPU (gcc function multiversioning, an ELF ifunc).  The
  * wheel stays portable; on an AVX2 machine the element loops run twice as
- * wide.  Elsewhere (other compilers, platforms) it is a no-op. */
+ * wide.  Elsewhere (other compilers, platforms) it is a no-op.  Each module
+ * that includes this file uses some of the functions: the others are
+ * "unused", not warned about. */
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 \
     && defined(__x86_64__) && defined(__linux__) && !defined(FASTRNN_NO_CLONES)
-#define FR_VEC __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define FR_VEC __attribute__((target_clones("arch=x86-64-v3", "default"), unused))
+#elif defined(__GNUC__)
+#define FR_VEC __attribute__((unused))
 #else
 #define FR_VEC
 #endif

@@ -30,23 +30,26 @@ greedy decoding.
 Speed: at H = 128, V = 65 one token is one small product plus H tanh and V
 exp.  OpenBLAS's sgemv took 10,000 instructions of the 16,000 a token cost
 (callgrind); the packed product, one row against four panels of W.T at once,
-needs ~4,500.  tanh is the kernels' row function (``_rowops.h``, built for
-AVX2 and for the baseline).  libm's exp does not vectorise, so the float64
-``_exp`` is written here branch-free for GCC to vectorise at -O3.  GCC keeps
--ftrapping-math on, so a floating-point operation it cannot prove
-unconditional stops the vectorisation: clamps and selects are done on the
-integer bits, never with ``a if c else b`` over floats.
+needs ~4,500.  tanh is the kernels' row function (``_rowops.h``); the best
+class and the float64 weights exp((s - m) / temperature) are ``_draw.h``'s
+(libm's exp does not vectorise; that one does).  All three are built for AVX2
+and for the baseline, the loader picking one.
 """
 import numpy as np
 
 from cython cimport floating
 from libc.math cimport isnan
-from libc.stdint cimport uint64_t
 
 
 cdef extern from "_rowops.h" nogil:
     void fr_bias_tanh_f(float* c, const float* b, Py_ssize_t n)
     void fr_bias_tanh_d(double* c, const double* b, Py_ssize_t n)
+
+
+cdef extern from "_draw.h" nogil:
+    void fr_draw_weights(double* e, const double* s, double m, double temperature,
+                         Py_ssize_t n)
+    Py_ssize_t fr_best(const double* s, Py_ssize_t n)
 
 
 cdef extern from "_packgemm.h" nogil:
@@ -72,45 +75,6 @@ cdef inline void _matvec(Py_ssize_t m, Py_ssize_t k, const floating* Wp,
         fr_gemmp_f(1, m, k, x, k, 1, Wp, 0, y, m)
     else:
         fr_gemmp_d(1, m, k, x, k, 1, Wp, 0, y, m)
-
-
-cdef union _bits64:
-    double d
-    uint64_t u
-
-
-cdef inline double _exp(double x) noexcept nogil:
-    """exp(x) for x in [-746, 0] or NaN, within a few ulp; exp(-746) = 0.
-
-    x = n ln2 + r with |r| <= ln2 / 2, exp(r) by its Taylor series to r**13
-    (truncation < 1e-17 relative), 2**n as the product of two normal powers
-    so that subnormal results come out right.  Callers clamp (-inf included).
-    """
-    cdef _bits64 b
-    # n = round(x / ln 2): adding 1.5 * 2**52 rounds to an integer
-    cdef double n = (x * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0
-    cdef double r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10
-    cdef double p = 1.0 / 6227020800.0                       # 1/13!
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    cdef double n1 = (n * 0.5 + 6755399441055744.0) - 6755399441055744.0
-    b.d = n1 + 6755399441055744.0                        # low bits: n1 mod 2**12
-    b.u = (b.u + 1023) << 52                             # 2**n1
-    p *= b.d
-    b.d = (n - n1) + 6755399441055744.0
-    b.u = (b.u + 1023) << 52                             # 2**(n - n1)
-    return p * b.d
 
 
 cdef inline void _update(Py_ssize_t H, const floating* Waa_a, const floating* wax,
@@ -153,10 +117,7 @@ cdef Py_ssize_t _pick(Py_ssize_t O, Py_ssize_t top_k, const floating* Wya_a,
     for j in range(O):
         s[j] = <double> (Wya_a[j] + by[j])
     if every:
-        best = 0
-        for j in range(1, O):
-            if _beats(s[j], s[best]):
-                best = j
+        best = fr_best(s, O)
     else:
         # insertion into the ranked list top[0:n]; j is the highest id so far,
         # so it moves up only past classes it strictly beats
@@ -179,14 +140,9 @@ cdef Py_ssize_t _pick(Py_ssize_t O, Py_ssize_t top_k, const floating* Wya_a,
         for i in range(top_k):
             kept[top[i]] = 1
     m = s[best]
-    # e = exp((s - m) / temperature) for every class (one vectorised loop),
-    # then the sums over the kept ones in id order
-    for j in range(O):
-        e[j] = (s[j] - m) / temperature
-        if e[j] < -746.0:           # -inf too; exp rounds to 0 from here
-            e[j] = -746.0
-    for j in range(O):
-        e[j] = _exp(e[j])
+    # e = exp((s - m) / temperature) for every class (one vectorised loop,
+    # _draw.h), then the sums over the kept ones in id order
+    fr_draw_weights(e, s, m, temperature, O)
     total = 0.0
     for j in range(O):
         if every or kept[j]:
