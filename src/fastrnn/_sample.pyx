@@ -143,18 +143,18 @@ cdef Py_ssize_t _pick(Py_ssize_t O, Py_ssize_t top_k, const floating* Wya_a,
     # e = exp((s - m) / temperature) for every class (one vectorised loop,
     # _draw.h), then the sums over the kept ones in id order
     fr_draw_weights(e, s, m, temperature, O)
-    total = 0.0
-    for j in range(O):
-        if every or kept[j]:
-            total += e[j]
-    # the smallest kept k with cumsum(e)[k] > u * total, i.e. cumsum(p)[k] > u
-    total *= u
+    # cumsum(e) over the kept classes in id order, into s (free now): one
+    # chain of dependent additions, the same ones np.cumsum makes
     acc = 0.0
     for j in range(O):
         if every or kept[j]:
             acc += e[j]
-            if acc > total:
-                return j
+        s[j] = acc
+    # the smallest kept k with cumsum(e)[k] > u * total, i.e. cumsum(p)[k] > u
+    total = acc * u
+    for j in range(O):
+        if (every or kept[j]) and s[j] > total:
+            return j
     # only NaN gets here: for finite e the last sum is total > u * total (u < 1)
     for j in range(O - 1, -1, -1):
         if (every or kept[j]) and e[j] > 0:
