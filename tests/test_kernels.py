@@ -299,6 +299,37 @@ def test_per_step_products_by_blas_only_when_it_has_threads():
         assert seen == [True, True, False]
 
 
+def test_big_output_layer_keeps_the_callers_blas_threads():
+    """In the one-thread range of B*H*H, a Wya too big for the kernels' own
+    product (its three products go to BLAS) keeps the caller's setting."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fastrnn import _api
+    p, X, Y, a0, lengths = make_problem("lengths", I=20, H=96, O=1000, B=8, T=3, seed=32,
+                                        dtype=np.float32)
+    lo, hi = _api.ONE_THREAD_STEP
+    assert lo <= 8 * 96 * 96 < hi and 1000 * 96 * 4 > _api.BIG_OUTPUT_BYTES
+    seen = []
+    real = _api._kernels
+
+    class Spy:
+        def __getattr__(self, name):
+            def call(*args):
+                seen.append(max(n for _, n in blas_limits()))
+                return getattr(real, name)(*args)
+            return call
+
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        want = max(n for _, n in blas_limits())
+        _api._kernels = Spy()
+        try:
+            fastrnn.loss_and_grads(p, X, Y, a0, lengths)
+            fastrnn.forward(p, X, a0, lengths)
+        finally:
+            _api._kernels = real
+    assert seen == [want, want]
+    check_against_reference(p, X, Y, a0, lengths, np.float32)
+
+
 def test_threads_in_one_thread_range_match_serial_and_restore_limits():
     before = blas_limits()
     assert_threads_match_serial([make_problem(m, I=20, H=96, B=8, T=6, seed=s)

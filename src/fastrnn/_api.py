@@ -17,11 +17,22 @@ __all__ = ["init_params", "forward", "loss_and_grads"]
 
 #: B*H*H range of the per-step product in which the kernels run BLAS on one
 #: thread.  Below it OpenBLAS does not thread anyway; inside it, two threads
-#: meeting at every one of the T steps lose to one thread (measured with one
+#: meeting at every one of the T steps lost to one thread (measured with one
 #: other process on this 2-core machine, B=32 H=128: 24 ms on one thread, 295
 #: ms on two; large, B=64 H=512: 374 ms vs 6.7 s; see BENCHMARKS.md).  Above
-#: it the products are big enough that the caller's setting is kept.
+#: it the products are big enough that the caller's setting is kept.  The
+#: per-step products in the range are now the kernels' own, so the limit holds
+#: only the few batched BLAS products of a call (dWaa, dWya), whose threads a
+#: busy machine would still stall at every call; a model whose output layer
+#: goes to BLAS (BIG_OUTPUT_BYTES) is exempt, see _blas_threads.
 ONE_THREAD_STEP = (2**16, 2**22)
+
+#: Wya at least this big (bytes): the output layer's three products go to
+#: BLAS (the kernels' own product takes a Wya that fits in 256 KiB) and are
+#: most of the step (word size, V = 10000: ~95% of its FLOPs); they keep the
+#: caller's threads.  Two threads on an idle machine, word size: training
+#: step 0.61x, forward 0.64x of one thread.
+BIG_OUTPUT_BYTES = 256 * 1024
 
 
 _controller_lock = threading.Lock()
@@ -88,7 +99,11 @@ _no_limit = _NoLimit()
 
 def _blas_threads(b: _validate.Batch):
     lo, hi = ONE_THREAD_STEP
-    return _one_blas_thread if lo <= b.B * b.p.H * b.p.H < hi else _no_limit
+    if not lo <= b.B * b.p.H * b.p.H < hi:
+        return _no_limit
+    if b.p.O * b.p.H * b.p.dtype.itemsize > BIG_OUTPUT_BYTES:
+        return _no_limit
+    return _one_blas_thread
 
 
 def _blas_steps(b: _validate.Batch) -> bool:
