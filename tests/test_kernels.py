@@ -1,4 +1,5 @@
 """The Cython kernels (fastrnn.forward / loss_and_grads) against fastrnn.reference."""
+import contextlib
 import threading
 
 import numpy as np
@@ -212,6 +213,27 @@ def test_property_matches_reference(I, H, O, B, T, mode, dtype, seed):
     check_against_reference(p, X, Y, a0, lengths, dtype)
 
 
+@contextlib.contextmanager
+def spying_kernels(record):
+    """fastrnn._api's kernels module replaced, inside the block, by a spy that
+    calls record(args) before each kernel call."""
+    from fastrnn import _api
+    real = _api._kernels
+
+    class Spy:
+        def __getattr__(self, name):
+            def call(*args):
+                record(args)
+                return getattr(real, name)(*args)
+            return call
+
+    _api._kernels = Spy()
+    try:
+        yield
+    finally:
+        _api._kernels = real
+
+
 def blas_limits():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     return sorted((i["filepath"], i["num_threads"]) for i in threadpoolctl.threadpool_info()
@@ -226,21 +248,9 @@ def test_one_blas_thread_inside_small_steps_and_restored_after():
     lo, hi = _api.ONE_THREAD_STEP
     assert lo <= 8 * 96 * 96 < hi
     seen = []
-    real = _api._kernels
-
-    class Spy:
-        def __getattr__(self, name):
-            def call(*args):
-                seen.append(max(n for _, n in blas_limits()))
-                return getattr(real, name)(*args)
-            return call
-
-    _api._kernels = Spy()
-    try:
+    with spying_kernels(lambda args: seen.append(max(n for _, n in blas_limits()))):
         fastrnn.loss_and_grads(p, X, Y, a0, lengths)
         fastrnn.forward(p, X, a0, lengths)
-    finally:
-        _api._kernels = real
     assert seen == [1, 1]
     assert blas_limits() == before
 
@@ -280,22 +290,10 @@ def test_per_step_products_by_blas_only_when_it_has_threads():
         assert not _api._blas_steps(bs)
         # and the kernels are told so
         seen = []
-        real = _api._kernels
-
-        class Spy:
-            def __getattr__(self, name):
-                def call(*args):
-                    seen.append(args[-1])
-                    return getattr(real, name)(*args)
-                return call
-
-        _api._kernels = Spy()
-        try:
+        with spying_kernels(lambda args: seen.append(args[-1])):
             fastrnn.loss_and_grads(*big[:3])
             fastrnn.forward(big[0], big[1])
             fastrnn.loss_and_grads(*small[:3])
-        finally:
-            _api._kernels = real
         assert seen == [True, True, False]
 
 
@@ -309,23 +307,11 @@ def test_big_output_layer_keeps_the_callers_blas_threads():
     lo, hi = _api.ONE_THREAD_STEP
     assert lo <= 8 * 96 * 96 < hi and 1000 * 96 * 4 > _api.BIG_OUTPUT_BYTES
     seen = []
-    real = _api._kernels
-
-    class Spy:
-        def __getattr__(self, name):
-            def call(*args):
-                seen.append(max(n for _, n in blas_limits()))
-                return getattr(real, name)(*args)
-            return call
-
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         want = max(n for _, n in blas_limits())
-        _api._kernels = Spy()
-        try:
+        with spying_kernels(lambda args: seen.append(max(n for _, n in blas_limits()))):
             fastrnn.loss_and_grads(p, X, Y, a0, lengths)
             fastrnn.forward(p, X, a0, lengths)
-        finally:
-            _api._kernels = real
     assert seen == [want, want]
     check_against_reference(p, X, Y, a0, lengths, np.float32)
 

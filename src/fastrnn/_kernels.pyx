@@ -24,6 +24,7 @@ from cython cimport floating
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm
+from fastrnn._packgemm cimport fr_pack_f, fr_pack_d, fr_gemmp_f, fr_gemmp_d
 
 cnp.import_array()
 
@@ -42,19 +43,6 @@ cdef extern from "_rowops.h" nogil:
     void fr_add_d(double* y, const double* x, Py_ssize_t n)
     void fr_sum_rows_f(float* y, const float* x, Py_ssize_t rows, Py_ssize_t n)
     void fr_sum_rows_d(double* y, const double* x, Py_ssize_t rows, Py_ssize_t n)
-
-
-cdef extern from "_packgemm.h" nogil:
-    void fr_pack_f(Py_ssize_t k, Py_ssize_t n, const float* W, Py_ssize_t w_rs,
-                   Py_ssize_t w_cs, float* Wp)
-    void fr_pack_d(Py_ssize_t k, Py_ssize_t n, const double* W, Py_ssize_t w_rs,
-                   Py_ssize_t w_cs, double* Wp)
-    void fr_gemmp_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A,
-                    Py_ssize_t a_rs, Py_ssize_t a_cs, const float* Wp,
-                    int accumulate, float* C, Py_ssize_t ldc)
-    void fr_gemmp_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A,
-                    Py_ssize_t a_rs, Py_ssize_t a_cs, const double* Wp,
-                    int accumulate, double* C, Py_ssize_t ldc)
 
 
 cdef inline Py_ssize_t _up16(Py_ssize_t n) noexcept nogil:

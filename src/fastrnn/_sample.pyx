@@ -40,6 +40,9 @@ import numpy as np
 from cython cimport floating
 from libc.math cimport isnan
 
+from fastrnn._packgemm cimport (fr_packed_size_f, fr_packed_size_d, fr_pack_f, fr_pack_d,
+                                fr_gemmp_f, fr_gemmp_d)
+
 
 cdef extern from "_rowops.h" nogil:
     void fr_bias_tanh_f(float* c, const float* b, Py_ssize_t n)
@@ -50,21 +53,6 @@ cdef extern from "_draw.h" nogil:
     void fr_draw_weights(double* e, const double* s, double m, double temperature,
                          Py_ssize_t n)
     Py_ssize_t fr_best(const double* s, Py_ssize_t n)
-
-
-cdef extern from "_packgemm.h" nogil:
-    Py_ssize_t fr_packed_size_f(Py_ssize_t k, Py_ssize_t n)
-    Py_ssize_t fr_packed_size_d(Py_ssize_t k, Py_ssize_t n)
-    void fr_pack_f(Py_ssize_t k, Py_ssize_t n, const float* W, Py_ssize_t w_rs,
-                   Py_ssize_t w_cs, float* Wp)
-    void fr_pack_d(Py_ssize_t k, Py_ssize_t n, const double* W, Py_ssize_t w_rs,
-                   Py_ssize_t w_cs, double* Wp)
-    void fr_gemmp_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A,
-                    Py_ssize_t a_rs, Py_ssize_t a_cs, const float* Wp,
-                    int accumulate, float* C, Py_ssize_t ldc)
-    void fr_gemmp_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A,
-                    Py_ssize_t a_rs, Py_ssize_t a_cs, const double* Wp,
-                    int accumulate, double* C, Py_ssize_t ldc)
 
 
 cdef inline void _matvec(Py_ssize_t m, Py_ssize_t k, const floating* Wp,
