@@ -316,6 +316,21 @@ def test_big_output_layer_keeps_the_callers_blas_threads():
     check_against_reference(p, X, Y, a0, lengths, np.float32)
 
 
+@pytest.mark.parametrize("H,O,dtype,big", [
+    (96, 1000, np.float32, True),    # Wya.T packed: 96 x 1008
+    (100, 600, np.float32, True),    # Wya packed: 600 x 112 floats = 268,800 bytes
+    (100, 600, np.float64, True),
+    (128, 500, np.float32, False),   # 128 x 512 and 500 x 128 floats: 256,000 bytes
+    (256, 65, np.float32, False),    # the `fastrnn train` model
+])
+def test_big_output_is_the_kernels_blas_choice(H, O, dtype, big):
+    # the thread policy's "output layer goes to BLAS" must be the kernels'
+    # own rule (_small_w on the packed sizes of Wya.T and Wya)
+    from fastrnn import _api, _validate
+    p = fastrnn.init_params(3, H, O, dtype=dtype, seed=0)
+    assert _api._big_output(_validate.check_batch(p, np.zeros((1, 1), np.intp)).p) is big
+
+
 def test_threads_in_one_thread_range_match_serial_and_restore_limits():
     before = blas_limits()
     assert_threads_match_serial([make_problem(m, I=20, H=96, B=8, T=6, seed=s)

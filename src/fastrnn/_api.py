@@ -27,12 +27,18 @@ __all__ = ["init_params", "forward", "loss_and_grads"]
 #: goes to BLAS (BIG_OUTPUT_BYTES) is exempt, see _blas_threads.
 ONE_THREAD_STEP = (2**16, 2**22)
 
-#: Wya at least this big (bytes): the output layer's three products go to
-#: BLAS (the kernels' own product takes a Wya that fits in 256 KiB) and are
-#: most of the step (word size, V = 10000: ~95% of its FLOPs); they keep the
-#: caller's threads.  Two threads on an idle machine, word size: training
-#: step 0.61x, forward 0.64x of one thread.
+#: Wya, packed as the kernels pack it (rows padded to 16 elements), bigger
+#: than this (bytes) in either orientation: the output layer's products go to
+#: BLAS (the kernels' own product takes an operand that fits in 256 KiB,
+#: _small_w in _kernels.pyx) and are most of the step (word size, V = 10000:
+#: ~95% of its FLOPs); they keep the caller's threads.  Two threads on an
+#: idle machine, word size: training step 0.61x, forward 0.64x of one thread.
 BIG_OUTPUT_BYTES = 256 * 1024
+
+
+def _big_output(p: _validate.Params) -> bool:
+    up16 = lambda n: -(-n // 16) * 16  # noqa: E731
+    return max(p.H * up16(p.O), p.O * up16(p.H)) * p.dtype.itemsize > BIG_OUTPUT_BYTES
 
 
 _controller_lock = threading.Lock()
@@ -101,7 +107,7 @@ def _blas_threads(b: _validate.Batch):
     lo, hi = ONE_THREAD_STEP
     if not lo <= b.B * b.p.H * b.p.H < hi:
         return _no_limit
-    if b.p.O * b.p.H * b.p.dtype.itemsize > BIG_OUTPUT_BYTES:
+    if _big_output(b.p):
         return _no_limit
     return _one_blas_thread
 

@@ -75,8 +75,9 @@ cdef inline void _pmm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating* 
         fr_gemmp_d(m, n, k, A, a_rs, a_cs, Wp, accumulate, C, ldc)
 
 
-# The per-step products against Waa are always ours (_pmm): T of them reuse
-# one packing.  The other products (output layer, dWaa) are ours too when
+# The per-step products against Waa are ours (_pmm: T of them reuse one
+# packing) unless the caller asks for BLAS (blas_steps: large steps when BLAS
+# has several threads, see fastrnn._api._blas_steps).  The other products (output layer, dWaa) are ours too when
 # their right operand W, packed, fits in this many bytes: it stays in L2 while
 # the rows of A stream past, and BLAS's per-call packing would cost as much as
 # the arithmetic.  Larger ones (word size: Wya is 10 MB) use BLAS, whose

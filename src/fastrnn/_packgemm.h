@@ -24,11 +24,12 @@
  *
  * Blocking: 6 rows of C by one panel in 12 vector accumulators (BLIS's
  * Haswell shape); the A values are broadcast from A in place.  Fewer rows
- * (the last m % 6, or all of them when m < 6, e.g. one sequence) take 2 to
- * 7 panels at once, so that at least 6 independent FMA chains hide the FMA
- * latency (a single row against a single panel has 2 and runs at a quarter
- * of the FMA rate: at H = 128, V = 65 the sampler's last panel alone took
- * as long as the other 12).  k is split in blocks of FR_KC terms, so that a panel's block
+ * (the last m % 6, or all of them when m < 6, e.g. one sequence) take
+ * several panels at once where there are that many: 1 row 4 (the last group
+ * up to 7), 2 rows 2 (up to 3), 3 rows 2, 4 or 5 rows 1, so that at least 6
+ * independent FMA chains hide the FMA latency (a single row against a single
+ * panel has 2 and runs at a quarter of the FMA rate: at H = 128, V = 65 the
+ * sampler's last panel alone took as long as the other 12).  k is split in blocks of FR_KC terms, so that a panel's block
  * (16 KiB) stays in L1 while the row blocks pass, and the rows in blocks of
  * FR_MC that stay in L2 while the panels pass (BLIS's loops, without
  * packing A: its rows are read in place).
@@ -176,8 +177,12 @@ fr_edge_##SUF(int R, int P, ptrdiff_t w, ptrdiff_t kc, const T *a,             \
     const ptrdiff_t ldt = P * 2 * VL;                                          \
     int r;                                                                     \
     if (acc)                                                                   \
-        for (r = 0; r < R; r++)                                                \
+        for (r = 0; r < R; r++) {                                              \
             memcpy(tile + r * ldt, c + r * ldc, w * sizeof(T));                \
+            /* the lanes past column n are computed and dropped: give them   \
+             * zeros rather than whatever the stack held */                   \
+            memset(tile + r * ldt + w, 0, (ldt - w) * sizeof(T));              \
+        }                                                                      \
     fr_ukrx_##SUF(R, P, kc, a, a_rs, a_cs, b, b_ps, acc, tile, ldt);           \
     for (r = 0; r < R; r++)                                                    \
         memcpy(c + r * ldc, tile + r * ldt, w * sizeof(T));                    \

@@ -1,4 +1,4 @@
-"""Cython + BLAS generation kernel behind :func:`fastrnn.sampling.sample`.
+"""Cython generation kernel behind :func:`fastrnn.sampling.sample`.
 
 Only ``fastrnn.sampling`` calls this, after it has checked every argument:
 the parameters are C-contiguous and of one dtype, O == I, the prime ids are in

@@ -155,7 +155,7 @@ class LanguageModel:
         Seeds the parameter initialisation (and the random initial state);
         the same seed gives bit-identical parameters, and since training is
         deterministic (sequential windows, no dropout), bit-identical
-        training.  ``None`` draws fresh entropy.
+        training with the same BLAS thread setting.  ``None`` draws fresh entropy.
     init_state : {"zeros", "random", "learned"}, default "zeros"
         The state ``a<0>`` each stream starts from at the beginning of every
         pass over the data, at evaluation and at sampling: zeros (as in the
