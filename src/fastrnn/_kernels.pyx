@@ -24,7 +24,7 @@ from cython cimport floating
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm
-from fastrnn._packgemm cimport fr_pack_f, fr_pack_d, fr_gemmp_f, fr_gemmp_d
+from fastrnn._packgemm cimport _pack, _pmm
 
 cnp.import_array()
 
@@ -55,33 +55,14 @@ cdef inline Py_ssize_t _packed(Py_ssize_t k, Py_ssize_t n) noexcept nogil:
     return k * _up16(n)
 
 
-cdef inline void _pack(Py_ssize_t k, Py_ssize_t n, const floating* W, Py_ssize_t w_rs,
-                       Py_ssize_t w_cs, floating* Wp) noexcept nogil:
-    """Wp = op(W), k x n, element (p, j) at W[p * w_rs + j * w_cs], packed for
-    _pmm (see _packgemm.h)."""
-    if floating is float:
-        fr_pack_f(k, n, W, w_rs, w_cs, Wp)
-    else:
-        fr_pack_d(k, n, W, w_rs, w_cs, Wp)
-
-
-cdef inline void _pmm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating* A,
-                      Py_ssize_t a_rs, Py_ssize_t a_cs, const floating* Wp,
-                      bint accumulate, floating* C, Py_ssize_t ldc) noexcept nogil:
-    """C = [C +] op(A) @ W for W packed by _pack, without BLAS."""
-    if floating is float:
-        fr_gemmp_f(m, n, k, A, a_rs, a_cs, Wp, accumulate, C, ldc)
-    else:
-        fr_gemmp_d(m, n, k, A, a_rs, a_cs, Wp, accumulate, C, ldc)
-
-
 # The per-step products against Waa are ours (_pmm: T of them reuse one
 # packing) unless the caller asks for BLAS (blas_steps: large steps when BLAS
-# has several threads, see fastrnn._api._blas_steps).  The other products (output layer, dWaa) are ours too when
-# their right operand W, packed, fits in this many bytes: it stays in L2 while
-# the rows of A stream past, and BLAS's per-call packing would cost as much as
-# the arithmetic.  Larger ones (word size: Wya is 10 MB) use BLAS, whose
-# packed blocks of both operands are what a product that big needs.
+# has several threads, see fastrnn._api._blas_steps).  The other products
+# (output layer, dWaa) are ours too when their right operand W, packed, fits
+# in this many bytes: it stays in L2 while the rows of A stream past, and
+# BLAS's per-call packing would cost as much as the arithmetic.  Larger ones
+# (word size: Wya is 10 MB) use BLAS, whose packed blocks of both operands are
+# what a product that big needs.
 cdef enum:
     SMALL_W_BYTES = 256 * 1024
 
@@ -97,7 +78,8 @@ cdef inline Py_ssize_t _scratch(Py_ssize_t itemsize) noexcept nogil:
 
 cdef void _mm(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating* A,
               Py_ssize_t lda, bint trans_w, const floating* W, Py_ssize_t ldw,
-              bint accumulate, floating* C, Py_ssize_t ldc, floating* scratch) noexcept nogil:
+              bint accumulate, floating* C, Py_ssize_t ldc,
+              floating* scratch) noexcept nogil:
     """C (m x n, row stride ldc) = [C +] op(A) @ op(W), row-major, op(A) m x k,
     op(W) k x n.  A small W is packed into scratch (_scratch elements) for
     _pmm; a large one goes to BLAS."""
@@ -511,7 +493,8 @@ def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs, A, a_last,
     _check(A, "A", tn, 3, B, T, H, True)
     _check(a_last, "a_last", tn, 2, B, H, -1, True)
     cdef bint is_dense = _dim(dense, 0) > 0
-    work = _workspace(_up16((T + 1) * B * H) + _packed(H, H) + _scratch(4 if tn == cnp.NPY_FLOAT32 else 8)
+    cdef Py_ssize_t itemsize = 4 if tn == cnp.NPY_FLOAT32 else 8
+    work = _workspace(_up16((T + 1) * B * H) + _packed(H, H) + _scratch(itemsize)
                       + (B * T * H if is_dense else 0), tn)
     cdef _Inputs x = _inputs(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, is_dense)
     cdef void* w = _data(work)
@@ -553,8 +536,9 @@ def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
     _check(a_last, "a_last", tn, 2, B, H, -1, True)
     cdef bint is_dense = _dim(dense, 0) > 0
     cdef Py_ssize_t BT = B * T
+    cdef Py_ssize_t itemsize = 4 if tn == cnp.NPY_FLOAT32 else 8
     work = _workspace(_up16((T + 1) * B * H) + _up16(BT * O) + _up16(BT * H)
-                      + 2 * _packed(H, H) + _scratch(4 if tn == cnp.NPY_FLOAT32 else 8)
+                      + 2 * _packed(H, H) + _scratch(itemsize)
                       + (BT * H if is_dense else 0), tn)
     cdef _Inputs x = _inputs(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, is_dense)
     cdef void* w = _data(work)

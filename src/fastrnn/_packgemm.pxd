@@ -1,5 +1,9 @@
 # The kernels' own matrix product against a packed operand (_packgemm.h),
-# declared once for the modules that use it (_kernels, _sample).
+# declared once, with its float32/float64 dispatch, for the modules that use
+# it (_kernels, _sample).
+from cython cimport floating
+
+
 cdef extern from "_packgemm.h" nogil:
     Py_ssize_t fr_packed_size_f(Py_ssize_t k, Py_ssize_t n)
     Py_ssize_t fr_packed_size_d(Py_ssize_t k, Py_ssize_t n)
@@ -13,3 +17,23 @@ cdef extern from "_packgemm.h" nogil:
     void fr_gemmp_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A,
                     Py_ssize_t a_rs, Py_ssize_t a_cs, const double* Wp,
                     int accumulate, double* C, Py_ssize_t ldc)
+
+
+cdef inline void _pack(Py_ssize_t k, Py_ssize_t n, const floating* W, Py_ssize_t w_rs,
+                       Py_ssize_t w_cs, floating* Wp) noexcept nogil:
+    """Wp = op(W), k x n, element (p, j) at W[p * w_rs + j * w_cs], packed for
+    _pmm (fr_packed_size(k, n) elements)."""
+    if floating is float:
+        fr_pack_f(k, n, W, w_rs, w_cs, Wp)
+    else:
+        fr_pack_d(k, n, W, w_rs, w_cs, Wp)
+
+
+cdef inline void _pmm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating* A,
+                      Py_ssize_t a_rs, Py_ssize_t a_cs, const floating* Wp,
+                      bint accumulate, floating* C, Py_ssize_t ldc) noexcept nogil:
+    """C = [C +] op(A) @ W for W packed by _pack, without BLAS."""
+    if floating is float:
+        fr_gemmp_f(m, n, k, A, a_rs, a_cs, Wp, accumulate, C, ldc)
+    else:
+        fr_gemmp_d(m, n, k, A, a_rs, a_cs, Wp, accumulate, C, ldc)

@@ -21,9 +21,9 @@ the logits: the kernels' own (``_packgemm.h``), against W.T packed once per
 call.  It sums each dot product in a different order from the reference's
 ``np.matmul`` (BLAS gemv), so the logits may differ in their last bits, and a
 draw whose u falls that close to a CDF boundary may go the other way (the
-tests allow exactly that and nothing more).  The CDF is accumulated in float64 in class-id order,
-sequentially, as ``np.cumsum`` does, so both twins compare (nearly always)
-the same doubles.  The temperature divides s - max(s), never s alone, so that
+tests allow exactly that and nothing more).  The CDF is accumulated in
+float64 in class-id order, sequentially, as ``np.cumsum`` does, so both twins
+compare (nearly always) the same doubles.  The temperature divides s - max(s), never s alone, so that
 a tiny temperature cannot overflow the logits and tie them: it tends to
 greedy decoding.
 
@@ -40,8 +40,7 @@ import numpy as np
 from cython cimport floating
 from libc.math cimport isnan
 
-from fastrnn._packgemm cimport (fr_packed_size_f, fr_packed_size_d, fr_pack_f, fr_pack_d,
-                                fr_gemmp_f, fr_gemmp_d)
+from fastrnn._packgemm cimport _pack, _pmm, fr_packed_size_f, fr_packed_size_d
 
 
 cdef extern from "_rowops.h" nogil:
@@ -59,10 +58,7 @@ cdef inline void _matvec(Py_ssize_t m, Py_ssize_t k, const floating* Wp,
                          const floating* x, floating* y) noexcept nogil:
     """y (m,) = W @ x for W (m, k) packed transposed (fr_pack of W.T), x (k,).
     The first m' rows of W are the product for any m' <= m."""
-    if floating is float:
-        fr_gemmp_f(1, m, k, x, k, 1, Wp, 0, y, m)
-    else:
-        fr_gemmp_d(1, m, k, x, k, 1, Wp, 0, y, m)
+    _pmm(1, m, k, x, k, 1, Wp, False, y, m)
 
 
 cdef inline void _update(Py_ssize_t H, const floating* Waa_a, const floating* wax,
@@ -178,10 +174,7 @@ def sample(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
     cdef char[::1] kept = np.empty(O, dtype=np.int8)
     cdef Py_ssize_t t, k, n = 0
     with nogil:
-        if floating is float:
-            fr_pack_f(H, H + O, &W[0, 0], 1, H, &Wp[0])
-        else:
-            fr_pack_d(H, H + O, &W[0, 0], 1, H, &Wp[0])
+        _pack(H, H + O, &W[0, 0], 1, H, &Wp[0])
         for t in range(n_prime):
             # Wa[:H] = Waa @ a
             _matvec(H, H, &Wp[0], &a[0], &Wa[0])
