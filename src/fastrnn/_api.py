@@ -114,16 +114,21 @@ def _blas_threads(b: _validate.Batch):
 
 def _blas_steps(b: _validate.Batch) -> bool:
     """The per-step products by BLAS rather than the kernels' own packed
-    product: only above the one-thread range, and only when BLAS may use more
-    than one thread there.
+    product: only above the one-thread range, when the kernels' recurrence
+    has a single thread (OpenMP limited to one, or a build without it) and
+    BLAS may use more than one.
 
-    The own product is single-threaded.  On one thread it beats OpenBLAS,
-    which repacks Waa at every step (A/B, B=64: 0.80x at H = 512, 0.84-0.93x
-    at H = 1024); with two threads OpenBLAS wins there (1.15-1.26x).  Asking
-    threadpoolctl costs ~2 µs, against steps of tens of milliseconds.
-    Without threadpoolctl's answer, BLAS (OpenBLAS's default is threaded).
+    On one thread the own product beats OpenBLAS, which repacks Waa at every
+    step (A/B, B=64: 0.80x at H = 512, 0.84-0.93x at H = 1024); OpenBLAS on
+    two threads beat it on one (1.15-1.26x), and the own product on two
+    threads beats OpenBLAS on two (large forward 0.70x vs 0.79x of one
+    thread).  Asking threadpoolctl costs ~2 µs, against steps of tens of
+    milliseconds.  Without threadpoolctl's answer, BLAS (OpenBLAS's default is
+    threaded).
     """
     if b.B * b.p.H * b.p.H < ONE_THREAD_STEP[1]:
+        return False
+    if _kernels.openmp_threads() > 1:
         return False
     controller = _controller()
     if not controller:
@@ -266,7 +271,7 @@ def forward(params, X, a0=None, lengths=None):
     a_last = np.empty((b.B, p.H), dtype=p.dtype)
     with _blas_threads(b):
         _kernels.forward(*_kernel_inputs(b), b.lengths, b.a0, probs, A, a_last,
-                         _blas_steps(b))
+                         _blas_steps(b), 0)
     return probs, A
 
 
@@ -322,8 +327,9 @@ def loss_and_grads(params, X, Y, a0=None, lengths=None):
     dby = np.empty(p.O, dtype=dt)
     da0 = np.empty((b.B, p.H), dtype=dt)
     a_last = np.empty((b.B, p.H), dtype=dt)
-    with _blas_threads(b):
+    limit = _blas_threads(b)
+    with limit:
         loss = _kernels.loss_and_grads(*_kernel_inputs(b), b.Y, b.lengths, b.a0,
                                        dWaxT, dWaa, dba, dWya, dby, da0, a_last,
-                                       _blas_steps(b))
+                                       _blas_steps(b), 0, limit is _one_blas_thread)
     return float(loss), _validate.grads_dict(b, dWaxT, dWaa, dba, dWya, dby, da0), a_last

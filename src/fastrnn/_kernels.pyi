@@ -26,12 +26,14 @@ def forward(
     A: NDArray[_F],
     a_last: NDArray[_F],
     blas_steps: bool = False,
+    threads: int = 0,
 ) -> None:
     """probs (B, T, O), A (B, T, H) and a_last (B, H), written in place.
 
     Exactly one of ids (B, T) / dense (B, T, I) is non-empty.  blas_steps:
     the per-step products by BLAS (which may use several threads) instead of
-    the kernels' own single-threaded packed product.
+    the kernels' own packed product.  threads: the kernels' threads (0:
+    decided from the size, OpenMP's limit and the busy-machine backoff).
     """
 
 def loss_and_grads(
@@ -53,11 +55,44 @@ def loss_and_grads(
     da0: NDArray[_F],
     a_last: NDArray[_F],
     blas_steps: bool = False,
+    threads: int = 0,
+    blas_serial: bool = False,
 ) -> float:
     """Summed cross-entropy; gradients and a_last written in place.
 
     dWaxT is (I, H) = dWax.T.  Exactly one of ids / dense is non-empty.
+    blas_steps, threads: as in forward.  blas_serial: BLAS runs on one thread
+    during this call, so that the batched gradients' two halves may run side
+    by side.
     """
+
+def openmp_threads() -> int:
+    """Threads the kernels may use (OpenMP's current limit; 1 without OpenMP
+    or in a forked child)."""
+
+def openmp_enabled() -> bool:
+    """Whether these kernels were built with OpenMP."""
+
+def par_min_bhh() -> int:
+    """B*H*H from which the kernels use several threads."""
+
+def _threads_for(B: int, H: int, threads: int, blas_steps: bool) -> int:
+    """The kernels' thread count for this call (tests)."""
+
+def _set_spin(n: int) -> int:
+    """Pauses spun at a barrier before sleeping; returns the previous value."""
+
+def _set_backoff(on: bool) -> bool:
+    """Switch the busy-machine backoff on or off; returns the previous setting."""
+
+def _note_call(call_ns: int, wait_ns: int) -> bool:
+    """Record a threaded call; True if it starts a backoff (tests)."""
+
+def _backing_off() -> bool:
+    """Whether calls run on one thread now (busy-machine backoff)."""
+
+def _last_call() -> tuple[int, int]:
+    """(duration, waits) in ns of this thread's last automatic threaded call."""
 
 def _fast_tanhf(x: NDArray[np.float32]) -> None:
     """In place x = tanh(x) with the float32 kernel approximation (for tests)."""

@@ -21,6 +21,7 @@ import numpy as np
 
 cimport numpy as cnp
 from cython cimport floating
+from cython.parallel cimport parallel
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm
@@ -43,6 +44,35 @@ cdef extern from "_rowops.h" nogil:
     void fr_add_d(double* y, const double* x, Py_ssize_t n)
     void fr_sum_rows_f(float* y, const float* x, Py_ssize_t rows, Py_ssize_t n)
     void fr_sum_rows_d(double* y, const double* x, Py_ssize_t rows, Py_ssize_t n)
+
+
+cdef extern from "_omp.h" nogil:
+    void fr_omp_init()
+    int fr_omp_limit()
+    int fr_max_threads()
+    int fr_fork_safe(int n)
+    int fr_thread_num()
+    int fr_num_threads()
+    int fr_openmp()
+    ctypedef struct fr_bar:
+        pass
+    void fr_bar_init(fr_bar* b)
+    void fr_bar_wait(fr_bar* b)
+    void fr_bar_done(fr_bar* b)
+    int fr_set_spin(int n)
+    long long fr_now_ns()
+    long long fr_take_wait_ns()
+    int fr_note_call(long long call_ns, long long wait_ns)
+    int fr_set_backoff(int on)
+    int fr_backing_off()
+    long long fr_last_call(int wait)
+
+
+fr_omp_init()
+
+#: B*H*H from which the recurrence runs on several threads when OpenMP allows
+#: them (see _threads).
+cdef Py_ssize_t PAR_MIN_BHH = 2**18
 
 
 cdef inline Py_ssize_t _up16(Py_ssize_t n) noexcept nogil:
@@ -79,14 +109,28 @@ cdef inline Py_ssize_t _scratch(Py_ssize_t itemsize) noexcept nogil:
 cdef void _mm(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating* A,
               Py_ssize_t lda, bint trans_w, const floating* W, Py_ssize_t ldw,
               bint accumulate, floating* C, Py_ssize_t ldc,
-              floating* scratch) noexcept nogil:
+              floating* scratch, int nt) noexcept nogil:
     """C (m x n, row stride ldc) = [C +] op(A) @ op(W), row-major, op(A) m x k,
     op(W) k x n.  A small W is packed into scratch (_scratch elements) for
-    _pmm; a large one goes to BLAS."""
+    _pmm, whose rows of C the team of up to nt threads splits in blocks of 6
+    (each element is computed as on one thread); a large one goes to BLAS."""
+    cdef Py_ssize_t a_rs = 1 if trans_a else lda, a_cs = lda if trans_a else 1
+    cdef Py_ssize_t r0 = 0, r1 = 0
+    cdef fr_bar bar
     if _small_w(k, n, sizeof(floating)):
         _pack(k, n, W, 1 if trans_w else ldw, ldw if trans_w else 1, scratch)
-        _pmm(m, n, k, A, 1 if trans_a else lda, lda if trans_a else 1, scratch,
-             accumulate, C, ldc)
+        if nt <= 1 or m < 12 * nt:
+            _pmm(m, n, k, A, a_rs, a_cs, scratch, accumulate, C, ldc)
+            return
+        fr_bar_init(&bar)
+        with parallel(num_threads=nt):
+            r0 = _part(m, 6, 0)
+            r1 = _part(m, 6, 1)
+            if r1 > r0:
+                _pmm(r1 - r0, n, k, A + r0 * a_rs, a_rs, a_cs, scratch, accumulate,
+                     C + r0 * ldc, ldc)
+            fr_bar_wait(&bar)   # (timed: see _omp.h)
+        fr_bar_done(&bar)
     else:
         gemm(trans_a, trans_w, <int> m, <int> n, <int> k, <floating> 1.0, A, <int> lda,
              W, <int> ldw, <floating> (1.0 if accumulate else 0.0), C, <int> ldc)
@@ -137,42 +181,140 @@ cdef inline double _softmax_xent_row(floating* z, const floating* b, Py_ssize_t 
         return fr_softmax_xent_d(z, b, n, y)
 
 
-cdef void _states(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
-                  const Py_ssize_t* ids, const floating* src,
-                  const floating* Waa, const floating* WaaTp, const floating* ba,
-                  const Py_ssize_t* lengths, floating* Abuf) noexcept nogil:
-    """Fill Abuf[1:] with a<1..T>; Abuf[0] holds a<0> on entry.
+cdef inline Py_ssize_t _part(Py_ssize_t n, Py_ssize_t unit, Py_ssize_t end) noexcept nogil:
+    """This thread's share of n items, split evenly in whole units of `unit`
+    items over the team: its first item (end=0) or one past its last (end=1).
+    (Returned, not written through a pointer: a variable assigned in a
+    parallel block is what Cython makes private.)"""
+    cdef Py_ssize_t nt = fr_num_threads(), tid = fr_thread_num() + end
+    cdef Py_ssize_t c = unit * (((n + unit - 1) // unit) * tid // nt)
+    return c if c < n else n
 
-    WaaTp: Waa.T packed by _pack, or NULL: the per-step products by BLAS.
 
-    src is WaxT (I, H) for token ids (row ids[b, t] is Wax x<t>), or the
-    projected dense inputs P (B, T, H) (row b*T + t).
-    """
-    cdef Py_ssize_t t, b, j, row, BH = B * H
+cdef inline Py_ssize_t _col(Py_ssize_t H, Py_ssize_t end) noexcept nogil:
+    """The per-step work's columns by H's 16-column panels (whole panels of
+    both dtypes' packing)."""
+    return _part(H, 16, end)
+
+
+cdef void _states_cols(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
+                       const Py_ssize_t* ids, const floating* src,
+                       const floating* Waa, const floating* WaaTp, const floating* ba,
+                       const Py_ssize_t* lengths, floating* Abuf, Py_ssize_t c0,
+                       Py_ssize_t c1, fr_bar* bar) noexcept nogil:
+    """Columns [c0, c1) of a<1..T> into Abuf[1:]; with a barrier bar, the
+    team meets after each step (the next step's product reads every
+    column)."""
+    cdef Py_ssize_t t, b, row, BH = B * H, w = c1 - c0
     cdef floating* cur
     cdef const floating* prev
     cdef floating* c
     for t in range(T):
         prev = Abuf + t * BH
         cur = Abuf + (t + 1) * BH
-        for b in range(B):
-            if t < lengths[b]:
-                row = (b * T + t) if dense else ids[b * T + t]
-                memcpy(cur + b * H, src + row * H, H * sizeof(floating))  # Wax x<t>
+        if w > 0:
+            for b in range(B):
+                if t < lengths[b]:
+                    row = (b * T + t) if dense else ids[b * T + t]
+                    memcpy(cur + b * H + c0, src + row * H + c0, w * sizeof(floating))  # Wax x<t>
+                else:
+                    memset(cur + b * H + c0, 0, w * sizeof(floating))
+            # cur += prev @ Waa.T          (Waa a<t-1>, the whole batch at once)
+            if WaaTp != NULL:
+                _pmm(B, w, H, prev, H, 1, WaaTp + c0 * H, True, cur + c0, H)
             else:
-                memset(cur + b * H, 0, H * sizeof(floating))
-        # cur += prev @ Waa.T              (Waa a<t-1>, the whole batch at once)
-        if WaaTp != NULL:
-            _pmm(B, H, H, prev, H, 1, WaaTp, True, cur, H)
-        else:
-            gemm(False, True, <int> B, <int> H, <int> H, <floating> 1.0, prev, <int> H,
-                 Waa, <int> H, <floating> 1.0, cur, <int> H)
-        for b in range(B):
-            c = cur + b * H
-            if t < lengths[b]:
-                _bias_tanh(c, ba, H)             # a<t> = tanh(... + ba)
+                gemm(False, True, <int> B, <int> w, <int> H, <floating> 1.0, prev, <int> H,
+                     Waa + c0 * H, <int> H, <floating> 1.0, cur + c0, <int> H)
+            for b in range(B):
+                c = cur + b * H + c0
+                if t < lengths[b]:
+                    _bias_tanh(c, ba + c0, w)         # a<t> = tanh(... + ba)
+                else:
+                    memset(c, 0, w * sizeof(floating))  # padding: no state
+        if bar != NULL:
+            fr_bar_wait(bar)
+
+
+cdef void _states(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
+                  const Py_ssize_t* ids, const floating* src,
+                  const floating* Waa, const floating* WaaTp, const floating* ba,
+                  const Py_ssize_t* lengths, floating* Abuf, int nt) noexcept nogil:
+    """Fill Abuf[1:] with a<1..T>; Abuf[0] holds a<0> on entry.
+
+    WaaTp: Waa.T packed by _pack, or NULL: the per-step products by BLAS.
+
+    src is WaxT (I, H) for token ids (row ids[b, t] is Wax x<t>), or the
+    projected dense inputs P (B, T, H) (row b*T + t).
+
+    nt > 1: on a team of up to nt threads, each taking a block of columns of
+    every step, one barrier per step.  Every element is computed by the same
+    operations in the same order whatever the columns' owner: the result does
+    not depend on the thread count.
+    """
+    cdef Py_ssize_t c0 = 0, c1 = 0
+    cdef fr_bar bar
+    if nt <= 1:
+        _states_cols(dense, B, T, H, ids, src, Waa, WaaTp, ba, lengths, Abuf, 0, H, NULL)
+        return
+    fr_bar_init(&bar)
+    with parallel(num_threads=nt):
+        c0 = _col(H, 0)
+        c1 = _col(H, 1)
+        _states_cols(dense, B, T, H, ids, src, Waa, WaaTp, ba, lengths, Abuf, c0, c1,
+                     &bar)
+    fr_bar_done(&bar)
+
+
+cdef void _bptt_cols(Py_ssize_t B, Py_ssize_t T, Py_ssize_t H, const Py_ssize_t* lengths,
+                     const floating* Abuf, floating* dZ, const floating* Waa,
+                     const floating* WaaP, floating* dnext, Py_ssize_t c0, Py_ssize_t c1,
+                     fr_bar* bar) noexcept nogil:
+    """Columns [c0, c1) of backpropagation through time: dZ (dL/dA on entry)
+    becomes dL/dz<t>; dnext (zero on entry) ends as dL/da<0>.  With a barrier
+    bar, the team meets between each step's dz (every column of which the product reads)
+    and its product; the next step's dz reads only this thread's columns of
+    dnext."""
+    cdef Py_ssize_t t, b, BH = B * H, w = c1 - c0
+    cdef floating* dz
+    for t in range(T - 1, -1, -1):
+        if w > 0:
+            for b in range(B):
+                dz = dZ + (t * B + b) * H + c0
+                if t + 1 < lengths[b]:
+                    # dz<t> = (dA<t> + dnext) * (1 - a<t>^2)
+                    _dtanh(dz, dnext + b * H + c0, Abuf + (t + 1) * BH + b * H + c0, w)
+                elif t < lengths[b]:
+                    # last step of sequence b: nothing flows back from padding
+                    # (dnext there is 0 @ Waa, NaN when Waa holds an inf)
+                    _dtanh(dz, NULL, Abuf + (t + 1) * BH + b * H + c0, w)
+                else:
+                    memset(dz, 0, w * sizeof(floating))
+        if bar != NULL:
+            fr_bar_wait(bar)
+        if w > 0:
+            # dnext = dz<t> @ Waa
+            if WaaP == NULL:
+                gemm(False, False, <int> B, <int> w, <int> H, <floating> 1.0, dZ + t * BH,
+                     <int> H, Waa + c0, <int> H, <floating> 0.0, dnext + c0, <int> H)
             else:
-                memset(c, 0, H * sizeof(floating))  # padding: no state
+                _pmm(B, w, H, dZ + t * BH, H, 1, WaaP + c0 * H, False, dnext + c0, H)
+
+
+cdef void _bptt(Py_ssize_t B, Py_ssize_t T, Py_ssize_t H, const Py_ssize_t* lengths,
+                const floating* Abuf, floating* dZ, const floating* Waa,
+                const floating* WaaP, floating* dnext, int nt) noexcept nogil:
+    """_bptt_cols over all columns, on up to nt threads (as _states)."""
+    cdef Py_ssize_t c0 = 0, c1 = 0
+    cdef fr_bar bar
+    if nt <= 1:
+        _bptt_cols(B, T, H, lengths, Abuf, dZ, Waa, WaaP, dnext, 0, H, NULL)
+        return
+    fr_bar_init(&bar)
+    with parallel(num_threads=nt):
+        c0 = _col(H, 0)
+        c1 = _col(H, 1)
+        _bptt_cols(B, T, H, lengths, Abuf, dZ, Waa, WaaP, dnext, c0, c1, &bar)
+    fr_bar_done(&bar)
 
 
 cdef void _project_dense(Py_ssize_t BT, Py_ssize_t I, Py_ssize_t H,
@@ -183,26 +325,55 @@ cdef void _project_dense(Py_ssize_t BT, Py_ssize_t I, Py_ssize_t H,
          WaxT, <int> H, <floating> 0.0, P, <int> H)
 
 
+cdef inline double _xent_row(Py_ssize_t r, Py_ssize_t B, Py_ssize_t T, Py_ssize_t O,
+                            const floating* by, const Py_ssize_t* Y,
+                            floating* L) noexcept nogil:
+    """Row r = t*B + b of _softmax_xent; its loss (0 where ignored)."""
+    cdef Py_ssize_t t = r // B, b = r - (r // B) * B
+    cdef Py_ssize_t y = Y[b * T + t]
+    cdef floating* z = L + r * O
+    if y < 0:
+        memset(z, 0, O * sizeof(floating))
+        return 0.0
+    return _softmax_xent_row(z, by, O, y)          # -log softmax(z + by)[y]
+
+
 cdef double _softmax_xent(Py_ssize_t B, Py_ssize_t T, Py_ssize_t O,
                           const floating* by, const Py_ssize_t* Y,
-                          floating* L) noexcept nogil:
+                          floating* L, double* rowloss, int nt) noexcept nogil:
     """Logits (T*B, O) in L become dL/dlogits = softmax - onehot(y) in place.
 
     Returns the summed cross-entropy.  Rows whose target is IGNORE (-1,
-    including padding) become zero.  Stable: exp(z - max z).
+    including padding) become zero.  Stable: exp(z - max z).  With nt > 1 the
+    team splits the rows, each row's loss goes to rowloss (T*B doubles), and
+    the sum is taken afterwards in row order: the same additions in the same
+    order as on one thread (an ignored row adds +0.0, which changes nothing).
     """
-    cdef Py_ssize_t t, b, y
-    cdef floating* z
+    cdef Py_ssize_t r, BT = B * T, r0 = 0, r1 = 0
     cdef double loss = 0.0
-    for t in range(T):
-        for b in range(B):
-            z = L + (t * B + b) * O
-            y = Y[b * T + t]
-            if y < 0:
-                memset(z, 0, O * sizeof(floating))
-            else:
-                loss += _softmax_xent_row(z, by, O, y)  # -log softmax(z + by)[y]
+    cdef fr_bar bar
+    if nt <= 1 or BT < 4 * nt:
+        for r in range(BT):
+            loss += _xent_row(r, B, T, O, by, Y, L)
+        return loss
+    fr_bar_init(&bar)
+    with parallel(num_threads=nt):
+        r0 = _part(BT, 1, 0)
+        r1 = _part(BT, 1, 1)
+        _xent_rows(r0, r1, B, T, O, by, Y, L, rowloss)
+        fr_bar_wait(&bar)
+    fr_bar_done(&bar)
+    for r in range(BT):
+        loss += rowloss[r]
     return loss
+
+
+cdef void _xent_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t B, Py_ssize_t T,
+                     Py_ssize_t O, const floating* by, const Py_ssize_t* Y,
+                     floating* L, double* rowloss) noexcept nogil:
+    cdef Py_ssize_t r
+    for r in range(r0, r1):
+        rowloss[r] = _xent_row(r, B, T, O, by, Y, L)
 
 
 cdef void _softmax_rows(Py_ssize_t n, Py_ssize_t O, const floating* by,
@@ -260,7 +431,7 @@ cdef void _forward(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
                    const floating* ba, const floating* Wya, const floating* by,
                    const Py_ssize_t* ids, const floating* dense,
                    const Py_ssize_t* lengths, const floating* a0, floating* probs,
-                   floating* A, floating* a_last, bint blas_steps,
+                   floating* A, floating* a_last, bint blas_steps, int nt,
                    floating* work) noexcept nogil:
     # work (sizes: forward()): Abuf (T+1, B, H) | WaaTp (Waa.T packed) | scratch
     #   (_mm's) | P (B, T, H) if dense
@@ -270,14 +441,15 @@ cdef void _forward(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
     cdef floating* P = scratch + _scratch(sizeof(floating))
     cdef bint is_dense = dense != NULL
     cdef const floating* src = WaxT if not is_dense else P
-    cdef Py_ssize_t b, t, BH = B * H
+    cdef Py_ssize_t b, t, BH = B * H, b0 = 0, b1 = 0
+    cdef fr_bar bar
     if not blas_steps:
         _pack(H, H, Waa, 1, H, WaaTp)
     memcpy(Abuf, a0, BH * sizeof(floating))
     if is_dense:
         _project_dense(B * T, I, H, dense, WaxT, P)
     _states(is_dense, B, T, H, ids, src, Waa, NULL if blas_steps else WaaTp, ba,
-            lengths, Abuf)
+            lengths, Abuf, nt)
     # A (B, T, H), batch-major as returned; padding is already zero
     for b in range(B):
         for t in range(T):
@@ -285,8 +457,26 @@ cdef void _forward(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
         memcpy(a_last + b * H, Abuf + lengths[b] * BH + b * H, H * sizeof(floating))
     # probs = A @ Wya.T                 (all B*T steps in one GEMM; measured 2x
     # faster than one GEMM per sequence at the word size)
-    _mm(False, B * T, O, H, A, H, True, Wya, H, False, probs, O, scratch)
-    for b in range(B):
+    _mm(False, B * T, O, H, A, H, True, Wya, H, False, probs, O, scratch, nt)
+    if nt <= 1 or B < 2:
+        _softmax_seqs(0, B, T, O, by, lengths, probs)
+    else:
+        fr_bar_init(&bar)
+        with parallel(num_threads=nt):
+            b0 = _part(B, 1, 0)
+            b1 = _part(B, 1, 1)
+            _softmax_seqs(b0, b1, T, O, by, lengths, probs)
+            fr_bar_wait(&bar)
+        fr_bar_done(&bar)
+
+
+cdef void _softmax_seqs(Py_ssize_t b0, Py_ssize_t b1, Py_ssize_t T, Py_ssize_t O,
+                        const floating* by, const Py_ssize_t* lengths,
+                        floating* probs) noexcept nogil:
+    """Sequences b0..b1-1 of probs (B, T, O): logits to softmax, zero at
+    padding."""
+    cdef Py_ssize_t b
+    for b in range(b0, b1):
         _softmax_rows(lengths[b], O, by, probs + b * T * O)
         if lengths[b] < T:
             memset(probs + (b * T + lengths[b]) * O, 0,
@@ -300,15 +490,17 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
                             const Py_ssize_t* Y, const Py_ssize_t* lengths,
                             const floating* a0, floating* dWaxT, floating* dWaa,
                             floating* dba, floating* dWya, floating* dby, floating* da0,
-                            floating* a_last, bint blas_steps,
-                            floating* work) noexcept nogil:
+                            floating* a_last, bint blas_steps, int nt,
+                            bint blas_serial, floating* work) noexcept nogil:
     # work (sizes: loss_and_grads()): Abuf (T+1, B, H) | L (T*B, O) | dZ (T*B, H)
-    #       | WaaTp | WaaP | scratch | P (B, T, H) if dense
+    #       | WaaTp | WaaP | scratch | scratch2 | rowloss (T*B doubles)
+    #       | P (B, T, H) if dense
     #   Abuf  slot 0 = a<0>, slot t+1 = a<t>; zero at padding
     #   L     logits, then dL/dlogits in place
     #   dZ    dL/dA, then dL/dz<t> (pre-tanh) in place
     #   WaaTp, WaaP  Waa.T and Waa packed by _pack, for the per-step products
-    #   scratch  _mm's packed W
+    #   scratch, scratch2  _mm's packed W (scratch2: the second thread's)
+    #   rowloss  each row's cross-entropy, when threads split the rows
     #   P     dense: projected inputs in the forward, dz in (B, T) order after
     cdef Py_ssize_t BT = B * T, BH = B * H
     cdef floating* Abuf = work
@@ -317,12 +509,14 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
     cdef floating* WaaTp = dZ + _up16(BT * H)
     cdef floating* WaaP = WaaTp + _packed(H, H)
     cdef floating* scratch = WaaP + _packed(H, H)
-    cdef floating* P = scratch + _scratch(sizeof(floating))
+    cdef floating* scratch2 = scratch + _scratch(sizeof(floating))
+    cdef double* rowloss = <double*> (scratch2 + _scratch(sizeof(floating)))
+    cdef floating* P = <floating*> (rowloss + _up16(BT))
     cdef bint is_dense = dense != NULL
     cdef const floating* src = WaxT if not is_dense else P
-    cdef floating* dz
     cdef floating* dnext = da0
-    cdef Py_ssize_t b, t
+    cdef int half = 0
+    cdef fr_bar bar
     cdef double loss
     # ---- forward
     if not blas_steps:
@@ -332,46 +526,63 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
     if is_dense:
         _project_dense(BT, I, H, dense, WaxT, P)
     _states(is_dense, B, T, H, ids, src, Waa, NULL if blas_steps else WaaTp, ba,
-            lengths, Abuf)
+            lengths, Abuf, nt)
     # L = A @ Wya.T                     (all T*B steps in one product)
-    _mm(False, BT, O, H, Abuf + BH, H, True, Wya, H, False, L, O, scratch)
-    loss = _softmax_xent(B, T, O, by, Y, L)
+    _mm(False, BT, O, H, Abuf + BH, H, True, Wya, H, False, L, O, scratch, nt)
+    loss = _softmax_xent(B, T, O, by, Y, L, rowloss, nt)
 
-    # ---- backward: output layer over all steps at once
-    # dWya = dL.T @ A
-    _mm(True, O, H, BT, L, O, False, Abuf + BH, H, False, dWya, H, scratch)
-    # dby = dL.sum(0)
-    _sum_rows(dby, L, BT, O)
-    # dZ = dL @ Wya                     (dL/dA for every step)
-    _mm(False, BT, H, O, L, O, False, Wya, H, False, dZ, H, scratch)
+    # ---- backward: dZ = dL @ Wya       (dL/dA for every step)
+    _mm(False, BT, H, O, L, O, False, Wya, H, False, dZ, H, scratch, nt)
 
     # ---- backward through time; dnext = dL/da<t> from step t+1 (lives in da0)
     memset(dnext, 0, BH * sizeof(floating))
-    for t in range(T - 1, -1, -1):
-        for b in range(B):
-            dz = dZ + (t * B + b) * H
-            if t + 1 < lengths[b]:
-                # dz<t> = (dA<t> + dnext) * (1 - a<t>^2)
-                _dtanh(dz, dnext + b * H, Abuf + (t + 1) * BH + b * H, H)
-            elif t < lengths[b]:
-                # last step of sequence b: nothing flows back from padding
-                # (dnext there is 0 @ Waa, NaN when Waa holds an inf)
-                _dtanh(dz, NULL, Abuf + (t + 1) * BH + b * H, H)
-            else:
-                memset(dz, 0, H * sizeof(floating))
-        # dnext = dz<t> @ Waa
-        if blas_steps:
-            gemm(False, False, <int> B, <int> H, <int> H, <floating> 1.0, dZ + t * BH,
-                 <int> H, Waa, <int> H, <floating> 0.0, dnext, <int> H)
-        else:
-            _pmm(B, H, H, dZ + t * BH, H, 1, WaaP, False, dnext, H)
+    _bptt(B, T, H, lengths, Abuf, dZ, Waa, NULL if blas_steps else WaaP, dnext, nt)
     # after t = 0, dnext = dL/da<0>
 
-    # dWaa = dZ.T @ Abuf[0:T]           (sum_t dz<t>^T a<t-1>, one GEMM)
-    _mm(True, H, H, BT, dZ, H, False, Abuf, H, False, dWaa, H, scratch)
-    # dba = dZ.sum(0)
-    _sum_rows(dba, dZ, BT, H)
-    if is_dense:
+    # ---- the batched gradients: two independent halves, side by side on two
+    # threads when BLAS runs on one (each half's products on its own thread
+    # and scratch), else one after the other with BLAS's own threads
+    if nt > 1 and blas_serial:
+        fr_bar_init(&bar)
+        with parallel(num_threads=2):
+            half = fr_thread_num()
+            _grads_half(half, B, T, I, H, O, ids, dense, lengths, Abuf, L, dZ, P,
+                        dWaxT, dWaa, dba, dWya, dby, a_last,
+                        scratch if half == 0 else scratch2)
+            if fr_num_threads() == 1:   # a team of one (a limit, nesting)
+                _grads_half(1, B, T, I, H, O, ids, dense, lengths, Abuf, L, dZ, P,
+                            dWaxT, dWaa, dba, dWya, dby, a_last, scratch)
+            fr_bar_wait(&bar)
+        fr_bar_done(&bar)
+    else:
+        _grads_half(0, B, T, I, H, O, ids, dense, lengths, Abuf, L, dZ, P,
+                    dWaxT, dWaa, dba, dWya, dby, a_last, scratch)
+        _grads_half(1, B, T, I, H, O, ids, dense, lengths, Abuf, L, dZ, P,
+                    dWaxT, dWaa, dba, dWya, dby, a_last, scratch)
+    return loss
+
+
+cdef void _grads_half(int half, Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
+                      Py_ssize_t O, const Py_ssize_t* ids, const floating* dense,
+                      const Py_ssize_t* lengths, const floating* Abuf,
+                      const floating* L, const floating* dZ, floating* P,
+                      floating* dWaxT, floating* dWaa, floating* dba, floating* dWya,
+                      floating* dby, floating* a_last, floating* scratch) noexcept nogil:
+    """After BPTT: half 0 makes dWaa and dba, half 1 dWya, dby, dWax and
+    a_last; they read and write disjoint memory (a team of two runs them at
+    once, each with its own scratch)."""
+    cdef Py_ssize_t BT = B * T, BH = B * H, b, t
+    if half == 0:
+        # dWaa = dZ.T @ Abuf[0:T]       (sum_t dz<t>^T a<t-1>, one GEMM)
+        _mm(True, H, H, BT, dZ, H, False, Abuf, H, False, dWaa, H, scratch, 1)
+        # dba = dZ.sum(0)
+        _sum_rows(dba, dZ, BT, H)
+        return
+    # dWya = dL.T @ A
+    _mm(True, O, H, BT, L, O, False, Abuf + BH, H, False, dWya, H, scratch, 1)
+    # dby = dL.sum(0)
+    _sum_rows(dby, L, BT, O)
+    if dense != NULL:
         # dWax.T = X.T @ dZ                 (dZ reordered to (B, T) rows in P)
         for t in range(T):
             for b in range(B):
@@ -388,7 +599,6 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
     # a_last[b] = a<lengths[b]-1>
     for b in range(B):
         memcpy(a_last + b * H, Abuf + lengths[b] * BH + b * H, H * sizeof(floating))
-    return loss
 
 
 cdef int _check_params(object WaxT, object Waa, object ba, object Wya, object by,
@@ -476,13 +686,97 @@ cdef _Inputs _inputs(object WaxT, object Waa, object ba, object Wya, object by,
     return r
 
 
+cdef int _threads(Py_ssize_t B, Py_ssize_t H, int threads, bint blas_steps) noexcept:
+    """Threads for the recurrence.  threads > 0: that many (tests); 0: all
+    that OpenMP allows (OMP_NUM_THREADS, threadpoolctl) from B*H*H >=
+    PAR_MIN_BHH on, one below it.  One in a child forked after a region ran
+    (_omp.h).  Never more than H's 16-column panels, and
+    one when the per-step products go to BLAS (its own threads split them)."""
+    cdef Py_ssize_t panels = (H + 15) // 16, n
+    if blas_steps:
+        return 1
+    if threads > 0:
+        n = fr_fork_safe(threads)
+    elif B * H * H >= PAR_MIN_BHH:
+        n = fr_max_threads()
+    else:
+        return 1
+    return <int> (n if n < panels else panels)
+
+
+cdef inline long long _call_start(int nt) noexcept:
+    if nt > 1:
+        fr_take_wait_ns()
+        return fr_now_ns()
+    return 0
+
+
+cdef inline void _call_end(int nt, int threads, long long t0) noexcept:
+    """A call on several threads whose threads waited at barriers, together,
+    for more than a quarter of it: the next second of calls on one thread
+    (_omp.h).  Only for the automatic thread count (threads == 0)."""
+    if nt > 1 and threads == 0:
+        fr_note_call(fr_now_ns() - t0, fr_take_wait_ns())
+
+
+def _set_backoff(bint on):
+    """Switch the busy-machine backoff on or off (and clear it); returns the
+    previous setting (tests)."""
+    return bool(fr_set_backoff(on))
+
+
+def _last_call():
+    """(duration, waits) in ns of this thread's last automatic call on
+    several threads (diagnostics)."""
+    return fr_last_call(0), fr_last_call(1)
+
+
+def _note_call(long long call_ns, long long wait_ns):
+    """What the kernels do after an automatic threaded call (tests)."""
+    return bool(fr_note_call(call_ns, wait_ns))
+
+
+def _backing_off():
+    """Whether calls run on one thread now because a recent one waited too
+    long at the team's barriers."""
+    return bool(fr_backing_off())
+
+
+def _set_spin(int n):
+    """Pauses a thread spins at a step's barrier before it sleeps; returns
+    the previous value (tests, tuning)."""
+    return fr_set_spin(n)
+
+
+def _threads_for(Py_ssize_t B, Py_ssize_t H, int threads, bint blas_steps):
+    """_threads, for the tests."""
+    return _threads(B, H, threads, blas_steps)
+
+
+def openmp_threads():
+    """Threads the kernels may use (OpenMP's current limit; 1 without OpenMP
+    or in a forked child)."""
+    return fr_omp_limit()
+
+
+def openmp_enabled():
+    """Whether these kernels were built with OpenMP."""
+    return bool(fr_openmp())
+
+
+def par_min_bhh():
+    """B*H*H from which the recurrence uses several threads."""
+    return PAR_MIN_BHH
+
+
 def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs, A, a_last,
-            bint blas_steps=False):
+            bint blas_steps=False, int threads=0):
     """probs (B, T, O), A (B, T, H) and a_last (B, H), written in place.
 
     Exactly one of ids (B, T) / dense (B, T, I) is non-empty.  blas_steps:
     the per-step products by BLAS (which may use several threads) instead of
-    the kernels' own single-threaded packed product.
+    the kernels' own packed product.  threads: the recurrence's threads (see
+    _threads; 0: decide from the size and OpenMP's limit).
     """
     cdef Py_ssize_t d[5]
     cdef int tn = cnp.NPY_FLOAT32 if (cnp.PyArray_Check(WaxT) and
@@ -501,25 +795,31 @@ def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs, A, a_last,
     cdef void* p6 = _data(probs)
     cdef void* p7 = _data(A)
     cdef void* p8 = _data(a_last)
+    cdef int nt = _threads(B, H, threads, blas_steps)
+    cdef long long t0 = _call_start(nt)
     with nogil:
         if tn == cnp.NPY_FLOAT32:
             _forward[float](B, T, I, H, O, <float*> x.WaxT, <float*> x.Waa,
                             <float*> x.ba, <float*> x.Wya, <float*> x.by, x.ids,
                             <float*> x.dense, x.lengths, <float*> x.a0, <float*> p6,
-                            <float*> p7, <float*> p8, blas_steps, <float*> w)
+                            <float*> p7, <float*> p8, blas_steps, nt, <float*> w)
         else:
             _forward[double](B, T, I, H, O, <double*> x.WaxT, <double*> x.Waa,
                              <double*> x.ba, <double*> x.Wya, <double*> x.by, x.ids,
                              <double*> x.dense, x.lengths, <double*> x.a0, <double*> p6,
-                             <double*> p7, <double*> p8, blas_steps, <double*> w)
+                             <double*> p7, <double*> p8, blas_steps, nt, <double*> w)
+    _call_end(nt, threads, t0)
 
 
 def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
-                   dWaxT, dWaa, dba, dWya, dby, da0, a_last, bint blas_steps=False):
+                   dWaxT, dWaa, dba, dWya, dby, da0, a_last, bint blas_steps=False,
+                   int threads=0, bint blas_serial=False):
     """Summed cross-entropy; gradients and a_last written in place.
 
     dWaxT is (I, H) = dWax.T.  Exactly one of ids / dense is non-empty.
-    blas_steps: as in forward.
+    blas_steps, threads: as in forward.  blas_serial: BLAS runs on one thread
+    during this call (the caller limited it), so that with several recurrence
+    threads the batched gradients' two halves may run side by side.
     """
     cdef Py_ssize_t d[5]
     cdef int tn = cnp.NPY_FLOAT32 if (cnp.PyArray_Check(WaxT) and
@@ -538,8 +838,8 @@ def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
     cdef Py_ssize_t BT = B * T
     cdef Py_ssize_t itemsize = 4 if tn == cnp.NPY_FLOAT32 else 8
     work = _workspace(_up16((T + 1) * B * H) + _up16(BT * O) + _up16(BT * H)
-                      + 2 * _packed(H, H) + _scratch(itemsize)
-                      + (BT * H if is_dense else 0), tn)
+                      + 2 * _packed(H, H) + 2 * _scratch(itemsize)
+                      + _up16(BT) * 8 // itemsize + (BT * H if is_dense else 0), tn)
     cdef _Inputs x = _inputs(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, is_dense)
     cdef void* w = _data(work)
     cdef const Py_ssize_t* pY = <const Py_ssize_t*> _data(Y)
@@ -551,19 +851,24 @@ def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
     cdef void* g5 = _data(da0)
     cdef void* g6 = _data(a_last)
     cdef double loss
+    cdef int nt = _threads(B, H, threads, blas_steps)
+    cdef long long t0 = _call_start(nt)
     with nogil:
         if tn == cnp.NPY_FLOAT32:
             loss = _loss_and_grads[float](
                 B, T, I, H, O, <float*> x.WaxT, <float*> x.Waa, <float*> x.ba,
                 <float*> x.Wya, <float*> x.by, x.ids, <float*> x.dense, pY, x.lengths,
                 <float*> x.a0, <float*> g0, <float*> g1, <float*> g2, <float*> g3,
-                <float*> g4, <float*> g5, <float*> g6, blas_steps, <float*> w)
+                <float*> g4, <float*> g5, <float*> g6, blas_steps, nt, blas_serial,
+                <float*> w)
         else:
             loss = _loss_and_grads[double](
                 B, T, I, H, O, <double*> x.WaxT, <double*> x.Waa, <double*> x.ba,
                 <double*> x.Wya, <double*> x.by, x.ids, <double*> x.dense, pY, x.lengths,
                 <double*> x.a0, <double*> g0, <double*> g1, <double*> g2, <double*> g3,
-                <double*> g4, <double*> g5, <double*> g6, blas_steps, <double*> w)
+                <double*> g4, <double*> g5, <double*> g6, blas_steps, nt, blas_serial,
+                <double*> w)
+    _call_end(nt, threads, t0)
     return loss
 
 

@@ -1,0 +1,227 @@
+"""The recurrence on several OpenMP threads (_kernels._states/_bptt): each
+thread takes a block of H's columns of every step, the team meets once per
+step.  The answer must not depend on the thread count, bit for bit, in every
+mode of the contract; a child forked after a threaded call must not hang;
+threads set by OMP_NUM_THREADS or threadpoolctl are obeyed.
+"""
+import os
+import select
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastrnn
+from fastrnn import _api, _kernels, _validate
+
+from problems import MODES, make_problem
+
+needs_openmp = pytest.mark.skipif(not _kernels.openmp_enabled(),
+                                  reason="built without OpenMP")
+
+
+def kernel_call(p, X, Y, a0, lengths, threads, blas_serial=True):
+    """forward and loss_and_grads through the gate, then the kernels directly
+    with this many recurrence threads (blas_serial: the batched gradients'
+    halves side by side); every output, in one list."""
+    b = _validate.check_batch(p, X, Y, a0, lengths, need_Y=True)
+    q, dt = b.p, b.p.dtype
+    probs = np.empty((b.B, b.T, q.O), dt)
+    A = np.empty((b.B, b.T, q.H), dt)
+    a_last = np.empty((b.B, q.H), dt)
+    ki = _api._kernel_inputs(b)
+    _kernels.forward(*ki, b.lengths, b.a0, probs, A, a_last, False, threads)
+    grads = [np.empty((q.I, q.H), dt), np.empty((q.H, q.H), dt), np.empty(q.H, dt),
+             np.empty((q.O, q.H), dt), np.empty(q.O, dt), np.empty((b.B, q.H), dt),
+             np.empty((b.B, q.H), dt)]
+    loss = _kernels.loss_and_grads(*ki, b.Y, b.lengths, b.a0, *grads, False, threads,
+                                   blas_serial)
+    return [probs, A, a_last, np.array(loss)] + grads
+
+
+def assert_identical(xs, ys):
+    assert len(xs) == len(ys)
+    for x, y in zip(xs, ys):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        np.testing.assert_array_equal(x, y)
+
+
+# H: one panel short of a split, uneven splits, a partial last panel
+SHAPES = [(33, 7), (50, 1), (70, 5), (128, 9)]
+
+
+@needs_openmp
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mode", MODES)
+def test_threads_give_identical_bits(mode, dtype):
+    for H, B in SHAPES:
+        p, X, Y, a0, lengths = make_problem(mode, I=13, H=H, O=11, B=B, T=9,
+                                            dtype=dtype, seed=H + B)
+        one = kernel_call(p, X, Y, a0, lengths, 1)
+        assert np.isfinite(one[3]) and np.abs(one[5]).max() > 0
+        for threads in (2, 3):
+            assert_identical(one, kernel_call(p, X, Y, a0, lengths, threads))
+        assert_identical(one, kernel_call(p, X, Y, a0, lengths, 2, blas_serial=False))
+
+
+@needs_openmp
+def test_threads_match_reference():
+    from fastrnn import reference
+    p, X, Y, a0, lengths = make_problem("all", I=13, H=70, O=11, B=6, T=9, seed=3)
+    out = kernel_call(p, X, Y, a0, lengths, 2)
+    loss, grads, a_last = reference.loss_and_grads(p, X, Y, a0, lengths)
+    probs, A = reference.forward(p, X, a0, lengths)
+    np.testing.assert_allclose(out[0], probs, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(out[1], A, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(out[3], loss, rtol=1e-10)
+    np.testing.assert_allclose(out[5], grads["Waa"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(out[9], grads["a0"], rtol=1e-9, atol=1e-12)
+
+
+@needs_openmp
+def test_barrier_that_sleeps_at_once_gives_identical_bits():
+    """No spinning at the step's barrier: every wait goes to the futex."""
+    p, X, Y, a0, lengths = make_problem("lengths", I=9, H=96, O=7, B=5, T=12,
+                                        dtype=np.float32, seed=5)
+    one = kernel_call(p, X, Y, a0, lengths, 1)
+    old = _kernels._set_spin(0)
+    try:
+        for _ in range(20):
+            assert_identical(one, kernel_call(p, X, Y, a0, lengths, 2))
+    finally:
+        _kernels._set_spin(old)
+
+
+@needs_openmp
+def test_python_threads_each_running_a_threaded_recurrence():
+    problems = [make_problem("lengths", I=9, H=80, O=7, B=4, T=10, seed=s) for s in range(4)]
+    serial = [kernel_call(*pr, 1) for pr in problems]
+    results = [None] * len(problems)
+    start = threading.Barrier(len(problems))
+
+    def run(i):
+        start.wait()
+        for _ in range(5):
+            results[i] = kernel_call(*problems[i], 2)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(problems))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s, r in zip(serial, results):
+        assert_identical(s, r)
+
+
+def test_thread_choice():
+    """Above PAR_MIN_BHH all the threads OpenMP allows (at most one per
+    16-column panel), below it one; one whenever BLAS takes the per-step
+    products; an explicit count is taken as given (up to the panels)."""
+    lim = _kernels.openmp_threads()
+    lo = _kernels.par_min_bhh()
+    assert _kernels._threads_for(1, 50, 0, False) == 1
+    assert _kernels._threads_for(lo // (128 * 128), 128, 0, False) == min(lim, 8)
+    assert _kernels._threads_for(lo // (128 * 128) - 1, 128, 0, False) == 1
+    assert _kernels._threads_for(1024, 512, 0, True) == 1
+    assert _kernels._threads_for(1, 50, 3, False) == 3
+    assert _kernels._threads_for(1, 20, 3, False) == 2   # two panels
+    assert _kernels._threads_for(1, 16, 3, False) == 1
+
+
+def test_busy_machine_backoff():
+    """A call whose threads waited more than a quarter of its time at the
+    team's barriers sends the automatic choice to one thread for a while;
+    explicit counts and OpenMP's limit are untouched; switching the backoff
+    off clears it."""
+    big = _kernels.par_min_bhh() // (128 * 128)
+    old = _kernels._set_backoff(True)
+    try:
+        assert not _kernels._note_call(1_000_000, 200_000)      # 20% waiting
+        assert not _kernels._backing_off()
+        assert _kernels._note_call(1_000_000, 300_000)          # 30%
+        assert _kernels._backing_off()
+        assert _kernels._threads_for(big, 128, 0, False) == 1
+        assert _kernels._threads_for(1, 128, 2, False) == min(2, 8)
+        limit = _kernels.openmp_threads()
+        _kernels._set_backoff(False)
+        assert not _kernels._backing_off()
+        assert _kernels._threads_for(big, 128, 0, False) == min(limit, 8)
+        _kernels._set_backoff(True)
+        assert not _kernels._backing_off()                      # cleared
+    finally:
+        _kernels._set_backoff(old)
+
+
+@needs_openmp
+def test_threadpoolctl_limits_the_recurrence():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not any(i["user_api"] == "openmp" for i in threadpoolctl.threadpool_info()):
+        pytest.skip("threadpoolctl does not see the OpenMP runtime")
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert _kernels.openmp_threads() == 1
+        assert _kernels._threads_for(4096, 512, 0, False) == 1
+    with threadpoolctl.threadpool_limits(limits=2, user_api="openmp"):
+        assert _kernels.openmp_threads() == 2
+
+
+def wait_child(pid, rfd, timeout):
+    """The child's report through the pipe, or None if it did not finish in
+    time (then it is killed)."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([rfd], [], [], 0.1)
+        if ready:
+            chunk = os.read(rfd, 1 << 16)
+            if not chunk:
+                break
+            data += chunk
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        return None
+    os.waitpid(pid, 0)
+    return data
+
+
+@needs_openmp
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_after_a_threaded_call_does_not_hang():
+    """GNU OpenMP's first parallel region in a child forked after the parent
+    used one can hang; the kernels run a child's recurrence on one thread."""
+    p, X, Y, a0, lengths = make_problem("lengths", I=9, H=96, O=7, B=5, T=12, seed=8)
+    parent = kernel_call(p, X, Y, a0, lengths, 2)   # the parent's team exists
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report and leave without running Python's cleanup
+        try:
+            os.close(rfd)
+            out = kernel_call(p, X, Y, a0, lengths, 2)
+            ok = all(np.array_equal(a, b) for a, b in zip(parent, out))
+            os.write(wfd, f"{_kernels.openmp_threads()} {ok}".encode())
+        finally:
+            os._exit(0)
+    os.close(wfd)
+    try:
+        report = wait_child(pid, rfd, timeout=60)
+    finally:
+        os.close(rfd)
+    assert report is not None, "the forked child hung in the kernels"
+    assert report.decode() == "1 True"
+
+
+@needs_openmp
+def test_public_functions_thread_above_the_threshold(monkeypatch):
+    """forward and loss_and_grads at a size above PAR_MIN_BHH give the bits
+    of one thread (the API passes threads=0: the kernels decide)."""
+    p, X, Y, a0, lengths = make_problem("lengths", I=9, H=128, O=7, B=17, T=6,
+                                        dtype=np.float32, seed=2)
+    assert 17 * 128 * 128 >= _kernels.par_min_bhh()
+    loss, grads, a_last = fastrnn.loss_and_grads(p, X, Y, a0, lengths)
+    probs, A = fastrnn.forward(p, X, a0, lengths)
+    one = kernel_call(p, X, Y, a0, lengths, 1)
+    assert_identical([probs, A, np.array(loss)], [one[0], one[1], one[3]])
+    np.testing.assert_array_equal(grads["Waa"], one[5])
+    np.testing.assert_array_equal(grads["Wax"], one[4].T)
+    np.testing.assert_array_equal(a_last, one[10])
