@@ -7,6 +7,13 @@ checked here: dtypes, shapes against each other, token ids and targets at both
 ends of their range, lengths, and the sizes BLAS's 32-bit integers can hold.
 Errors name the argument, the bad value and where it is.
 
+The usual case (a plain dict of ndarrays, integer token ids, and Y, a0,
+lengths None or plain ndarrays) is decided in compiled code,
+:func:`fastrnn._index.fast_batch`, which gives the Batch the Python path
+(:func:`_check_batch_py`) would give, or declines.  Anything it declines,
+including every bad input, goes through the Python path, so every error comes
+from there.
+
 What comes out is always C-contiguous, in the parameters' dtype, with padding
 positions (``t >= lengths[b]``) neutralised: their token ids and dense inputs
 are replaced by zeros in a private copy and their targets by ``IGNORE``, so
@@ -20,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from fastrnn._index import first_outside
+from fastrnn._index import fast_batch, first_outside
 
 __all__ = ["FastRNNIndexError", "Batch", "Params", "check_params", "check_batch",
            "check_float_dtype",
@@ -297,7 +304,21 @@ def _check_targets(Y, B: int, T: int, O: int, lengths: np.ndarray,
 
 
 def check_batch(params, X, Y=None, a0=None, lengths=None, *, need_Y=False) -> Batch:
-    """Check everything a forward or loss-and-gradient call takes."""
+    """Check everything a forward or loss-and-gradient call takes.
+
+    The usual case (plain ndarrays of token ids, see
+    :func:`fastrnn._index.fast_batch`) is decided in compiled code; anything
+    else, and anything failing a check, by :func:`_check_batch_py`, which
+    raises the specific error.  Both give the same Batch for the same input.
+    """
+    b = fast_batch(params, X, Y, a0, lengths, need_Y, Batch, Params)
+    if b is None:
+        b = _check_batch_py(params, X, Y, a0, lengths, need_Y=need_Y)
+    return b
+
+
+def _check_batch_py(params, X, Y=None, a0=None, lengths=None, *, need_Y=False) -> Batch:
+    """:func:`check_batch` in Python: every input it takes, every error."""
     arrs = _check_param_arrays(params)
     dtype = arrs["Wax"].dtype
     H, I = arrs["Wax"].shape
