@@ -10,15 +10,8 @@ Environment switches:
                             tests both; see _rowops.h).
     FASTRNN_ONLY=a,b        build only these extensions (e.g. _sample), for
                             working on one kernel without rebuilding the rest.
-    FASTRNN_NO_OPENMP=1     build without OpenMP (the recurrence then runs on
-                            one thread; otherwise -fopenmp is used when the
-                            compiler takes it, see _omp.h).
 """
 import os
-import subprocess
-import sys
-import sysconfig
-import tempfile
 
 import numpy as np
 from Cython.Build import cythonize
@@ -49,37 +42,13 @@ if ASAN:
     link_args += ["-fsanitize=address"]
 
 
-def _compiler_takes_openmp() -> bool:
-    """Whether the C compiler builds and links a program with -fopenmp
-    (gcc does; Apple's clang does not without libomp)."""
-    if os.environ.get("FASTRNN_NO_OPENMP") == "1" or sys.platform == "win32":
-        return False
-    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
-    src = "#include <omp.h>\nint main(void){return omp_get_max_threads() < 1;}\n"
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "t.c")
-        with open(path, "w") as f:
-            f.write(src)
-        try:
-            r = subprocess.run(cc + ["-fopenmp", path, "-o", os.path.join(d, "t")],
-                               capture_output=True, timeout=60)
-        except (OSError, subprocess.SubprocessError):
-            return False
-        return r.returncode == 0
-
-
-# the recurrence's column split over threads (_kernels.pyx, _omp.h)
-OPENMP = {"_kernels"} if _compiler_takes_openmp() else set()
-
-
 def ext(name):
-    omp = ["-fopenmp"] if name in OPENMP else []
     return Extension(
         f"fastrnn.{name}",
         [f"src/fastrnn/{name}.pyx"],
         include_dirs=["src/fastrnn", np.get_include()],
-        extra_compile_args=compile_args + omp,
-        extra_link_args=link_args + omp,
+        extra_compile_args=compile_args,
+        extra_link_args=link_args + (["-pthread"] if name == "_kernels" else []),
         define_macros=macros,
     )
 

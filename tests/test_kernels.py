@@ -270,9 +270,8 @@ def test_blas_per_step_products_match_reference(mode, dtype, monkeypatch):
 
 def test_per_step_products_by_blas_only_when_it_has_threads():
     """Above the one-thread range the per-step products go to BLAS when BLAS
-    may use several threads and the kernels' own recurrence has one (OpenMP
-    limited to one thread); to the own product when BLAS has one thread or
-    the recurrence has several; below the range, always to the own product."""
+    may use several threads, to the kernels' own product when it has one;
+    below it, always to the own product."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     from fastrnn import _api, _kernels, _validate
     lo, hi = _api.ONE_THREAD_STEP
@@ -287,16 +286,13 @@ def test_per_step_products_by_blas_only_when_it_has_threads():
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         if max(n for _, n in blas_limits()) < 2:
             pytest.skip("BLAS runs on one thread here")
-        if _kernels.openmp_threads() > 1:
-            assert not _api._blas_steps(bb)   # the own product on its threads
-        with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
-            if _kernels.openmp_threads() > 1:
-                pytest.skip("threadpoolctl cannot limit the kernels' OpenMP")
+        old = fastrnn.set_num_threads(2)   # whatever fastrnn's own threads
+        try:
             assert _api._blas_steps(bb)
             assert not _api._blas_steps(bs)
             # and the kernels are told so (blas_steps follows the 12 arrays of
             # forward, the 17 of loss_and_grads; calls without arrays are
-            # the API's questions, e.g. openmp_threads())
+            # the API's questions, e.g. get_num_threads())
             seen = []
             with spying_kernels(lambda args: len(args) > 12 and seen.append(
                     args[17] if len(args) > 17 + 1 else args[12])):
@@ -304,6 +300,8 @@ def test_per_step_products_by_blas_only_when_it_has_threads():
                 fastrnn.forward(big[0], big[1])
                 fastrnn.loss_and_grads(*small[:3])
             assert seen == [True, True, False]
+        finally:
+            fastrnn.set_num_threads(old)
 
 
 def test_big_output_layer_keeps_the_callers_blas_threads():

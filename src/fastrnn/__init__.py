@@ -13,7 +13,7 @@ NumPy twins.  Models: :class:`LanguageModel`, :class:`SequenceClassifier`.
 __version__ = "0.1.0"
 
 from . import interop, optim, reference
-from ._api import forward, init_params, loss_and_grads
+from ._api import forward, get_num_threads, init_params, loss_and_grads, set_num_threads
 from ._validate import FastRNNIndexError
 from .classifier import NotFittedError, SequenceClassifier
 from .models import LanguageModel
@@ -28,10 +28,12 @@ __all__ = [
     "SequenceClassifier",
     "Vocabulary",
     "forward",
+    "get_num_threads",
     "init_params",
     "interop",
     "loss_and_grads",
     "optim",
     "reference",
     "sample",
+    "set_num_threads",
 ]

@@ -13,7 +13,8 @@ import numpy as np
 from . import _kernels, _validate
 from ._util import check_int, make_rng
 
-__all__ = ["init_params", "forward", "loss_and_grads"]
+__all__ = ["init_params", "forward", "loss_and_grads", "get_num_threads",
+           "set_num_threads"]
 
 #: B*H*H range of the per-step product in which the kernels run BLAS on one
 #: thread.  Below it OpenBLAS does not thread anyway; inside it, two threads
@@ -112,28 +113,86 @@ def _blas_threads(b: _validate.Batch):
     return _one_blas_thread
 
 
-def _blas_steps(b: _validate.Batch) -> bool:
-    """The per-step products by BLAS rather than the kernels' own packed
-    product: only above the one-thread range, when the kernels' recurrence
-    has a single thread (OpenMP limited to one, or a build without it) and
-    BLAS may use more than one.
-
-    On one thread the own product beats OpenBLAS, which repacks Waa at every
-    step (A/B, B=64: 0.80x at H = 512, 0.84-0.93x at H = 1024); OpenBLAS on
-    two threads beat it on one (1.15-1.26x), and the own product on two
-    threads beats OpenBLAS on two (large forward 0.70x vs 0.79x of one
-    thread).  Asking threadpoolctl costs ~2 µs, against steps of tens of
-    milliseconds.  Without threadpoolctl's answer, BLAS (OpenBLAS's default is
-    threaded).
-    """
-    if b.B * b.p.H * b.p.H < ONE_THREAD_STEP[1]:
-        return False
-    if _kernels.openmp_threads() > 1:
-        return False
+def _blas_many(b: _validate.Batch) -> bool:
+    """Whether BLAS may use more than one thread in this call (the caller's
+    setting; without threadpoolctl's answer, yes: OpenBLAS's default is
+    threaded).  Asking threadpoolctl costs ~2 µs."""
     controller = _controller()
     if not controller:
         return True
     return max(lib.num_threads for lib in controller.lib_controllers) > 1
+
+
+def _blas_steps(b: _validate.Batch) -> bool:
+    """The per-step products by BLAS rather than the kernels' own packed
+    product: only above the one-thread range, and only when BLAS may use more
+    than one thread there.
+
+    On one thread the own product beats OpenBLAS, which repacks Waa at every
+    step (A/B, B=64: 0.80x at H = 512, 0.84-0.93x at H = 1024); with two
+    threads OpenBLAS wins there (1.15-1.26x).
+    """
+    if b.B * b.p.H * b.p.H < ONE_THREAD_STEP[1]:
+        return False
+    return _blas_many(b)
+
+
+def _plan(b: _validate.Batch):
+    """(BLAS limit context, blas_steps, threads, blas_serial) for a call.
+
+    fastrnn's own threads (threads=0: the kernels decide, see
+    get_num_threads) work where BLAS runs on one thread: in the one-thread
+    range, where _blas_threads limits it, or where the caller limited it.
+    Where BLAS keeps several threads (large steps, a big output layer), its
+    threads do the parallel work and fastrnn's stay at one: with both, the
+    threads OpenBLAS leaves spinning after each product compete with
+    fastrnn's at every step (measured: large 1.09x, word 1.04x the time of
+    fastrnn on one thread and BLAS on two).
+    """
+    limit = _blas_threads(b)
+    if limit is _one_blas_thread:
+        return limit, False, 0, True
+    if b.B * b.p.H * b.p.H < ONE_THREAD_STEP[0]:
+        return limit, False, 1, False   # too small for threads of any kind
+    if _blas_many(b):
+        return limit, b.B * b.p.H * b.p.H >= ONE_THREAD_STEP[1], 1, False
+    return limit, False, 0, True
+
+
+def get_num_threads() -> int:
+    """The number of threads :func:`forward` and :func:`loss_and_grads` (and
+    the models built on them) may use.
+
+    By default ``OMP_NUM_THREADS`` if it is set, else the number of CPUs this
+    process may run on.  Calls use several threads from B*H*H >= 262,144 on
+    (smaller steps are faster on one) where BLAS runs on one thread (see the
+    README's Threads section), never more than H/16, and fall back to one
+    thread for a second after a call whose threads spent more than half of it
+    waiting for each other (a busy machine).
+
+    Notes
+    -----
+    Thread safety: reads one process-wide setting; safe from any thread.
+    """
+    return int(_kernels.get_num_threads())
+
+
+def set_num_threads(n: int) -> int:
+    """Let :func:`forward` and :func:`loss_and_grads` use up to `n` threads.
+
+    ``n = 1`` runs every call on the calling thread alone; ``n <= 0``
+    restores the default (see :func:`get_num_threads`).  Results do not
+    depend on the number of threads: every number is computed by the same
+    operations in the same order.  Returns the previous setting.
+
+    Notes
+    -----
+    Thread safety: one process-wide setting, read at the start of each call;
+    changing it while other threads call fastrnn is safe and applies to their
+    next calls.
+    """
+    n = check_int(n, "n", minimum=-(2**31), maximum=64)
+    return int(_kernels.set_num_threads(n))
 
 
 _EMPTY_IDS = np.empty((0, 0), dtype=np.intp)
@@ -269,9 +328,10 @@ def forward(params, X, a0=None, lengths=None):
     probs = np.empty((b.B, b.T, p.O), dtype=p.dtype)
     A = np.empty((b.B, b.T, p.H), dtype=p.dtype)
     a_last = np.empty((b.B, p.H), dtype=p.dtype)
-    with _blas_threads(b):
+    limit, blas_steps, threads, _ = _plan(b)
+    with limit:
         _kernels.forward(*_kernel_inputs(b), b.lengths, b.a0, probs, A, a_last,
-                         _blas_steps(b), 0)
+                         blas_steps, threads)
     return probs, A
 
 
@@ -327,9 +387,9 @@ def loss_and_grads(params, X, Y, a0=None, lengths=None):
     dby = np.empty(p.O, dtype=dt)
     da0 = np.empty((b.B, p.H), dtype=dt)
     a_last = np.empty((b.B, p.H), dtype=dt)
-    limit = _blas_threads(b)
+    limit, blas_steps, threads, blas_serial = _plan(b)
     with limit:
         loss = _kernels.loss_and_grads(*_kernel_inputs(b), b.Y, b.lengths, b.a0,
                                        dWaxT, dWaa, dba, dWya, dby, da0, a_last,
-                                       _blas_steps(b), 0, limit is _one_blas_thread)
+                                       blas_steps, threads, blas_serial)
     return float(loss), _validate.grads_dict(b, dWaxT, dWaa, dba, dWya, dby, da0), a_last

@@ -66,12 +66,12 @@ def loss_and_grads(
     by side.
     """
 
-def openmp_threads() -> int:
-    """Threads the kernels may use (OpenMP's current limit; 1 without OpenMP
-    or in a forked child)."""
+def get_num_threads() -> int:
+    """Threads a call of the kernels may use."""
 
-def openmp_enabled() -> bool:
-    """Whether these kernels were built with OpenMP."""
+def set_num_threads(n: int) -> int:
+    """Let calls use up to n threads (n < 1: the default); returns the
+    previous limit."""
 
 def par_min_bhh() -> int:
     """B*H*H from which the kernels use several threads."""

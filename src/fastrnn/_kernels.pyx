@@ -21,7 +21,6 @@ import numpy as np
 
 cimport numpy as cnp
 from cython cimport floating
-from cython.parallel cimport parallel
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm
@@ -46,19 +45,16 @@ cdef extern from "_rowops.h" nogil:
     void fr_sum_rows_d(double* y, const double* x, Py_ssize_t rows, Py_ssize_t n)
 
 
-cdef extern from "_omp.h" nogil:
-    void fr_omp_init()
-    int fr_omp_limit()
-    int fr_max_threads()
-    int fr_fork_safe(int n)
-    int fr_thread_num()
-    int fr_num_threads()
-    int fr_openmp()
+cdef extern from "_pool.h" nogil:
+    ctypedef void (*fr_task_fn)(void* ctx, int tid, int nt) noexcept nogil
     ctypedef struct fr_bar:
-        pass
-    void fr_bar_init(fr_bar* b)
-    void fr_bar_wait(fr_bar* b)
-    void fr_bar_done(fr_bar* b)
+        long long wait_ns
+    void fr_pool_init()
+    int fr_pool_threads()
+    int fr_pool_set_threads(int n)
+    int fr_max_threads()
+    int fr_team(int nt, fr_task_fn fn, void* ctx, fr_bar* bar)
+    void fr_bar_wait(fr_bar* b, int nt)
     int fr_set_spin(int n)
     long long fr_now_ns()
     long long fr_take_wait_ns()
@@ -68,10 +64,9 @@ cdef extern from "_omp.h" nogil:
     long long fr_last_call(int wait)
 
 
-fr_omp_init()
+fr_pool_init()
 
-#: B*H*H from which the recurrence runs on several threads when OpenMP allows
-#: them (see _threads).
+#: B*H*H from which the kernels run on several threads (see _threads).
 cdef Py_ssize_t PAR_MIN_BHH = 2**18
 
 
@@ -115,22 +110,17 @@ cdef void _mm(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floa
     _pmm, whose rows of C the team of up to nt threads splits in blocks of 6
     (each element is computed as on one thread); a large one goes to BLAS."""
     cdef Py_ssize_t a_rs = 1 if trans_a else lda, a_cs = lda if trans_a else 1
-    cdef Py_ssize_t r0 = 0, r1 = 0
-    cdef fr_bar bar
+    cdef _Job j
     if _small_w(k, n, sizeof(floating)):
         _pack(k, n, W, 1 if trans_w else ldw, ldw if trans_w else 1, scratch)
         if nt <= 1 or m < 12 * nt:
             _pmm(m, n, k, A, a_rs, a_cs, scratch, accumulate, C, ldc)
             return
-        fr_bar_init(&bar)
-        with parallel(num_threads=nt):
-            r0 = _part(m, 6, 0)
-            r1 = _part(m, 6, 1)
-            if r1 > r0:
-                _pmm(r1 - r0, n, k, A + r0 * a_rs, a_rs, a_cs, scratch, accumulate,
-                     C + r0 * ldc, ldc)
-            fr_bar_wait(&bar)   # (timed: see _omp.h)
-        fr_bar_done(&bar)
+        j.phase = PH_MM
+        j.dbl = floating is double
+        j.m = m; j.n = n; j.k = k; j.a_rs = a_rs; j.a_cs = a_cs; j.ldc = ldc
+        j.A = A; j.Wp = scratch; j.acc = accumulate; j.C = C
+        fr_team(nt, _task, &j, &j.bar)
     else:
         gemm(trans_a, trans_w, <int> m, <int> n, <int> k, <floating> 1.0, A, <int> lda,
              W, <int> ldw, <floating> (1.0 if accumulate else 0.0), C, <int> ldc)
@@ -181,27 +171,129 @@ cdef inline double _softmax_xent_row(floating* z, const floating* b, Py_ssize_t 
         return fr_softmax_xent_d(z, b, n, y)
 
 
-cdef inline Py_ssize_t _part(Py_ssize_t n, Py_ssize_t unit, Py_ssize_t end) noexcept nogil:
-    """This thread's share of n items, split evenly in whole units of `unit`
-    items over the team: its first item (end=0) or one past its last (end=1).
-    (Returned, not written through a pointer: a variable assigned in a
-    parallel block is what Cython makes private.)"""
-    cdef Py_ssize_t nt = fr_num_threads(), tid = fr_thread_num() + end
-    cdef Py_ssize_t c = unit * (((n + unit - 1) // unit) * tid // nt)
+cdef inline Py_ssize_t _part(Py_ssize_t n, Py_ssize_t unit, Py_ssize_t i,
+                            Py_ssize_t nt) noexcept nogil:
+    """Where thread i's share begins (and thread i-1's ends) when n items are
+    split evenly over nt threads in whole units of `unit` items."""
+    cdef Py_ssize_t c = unit * (((n + unit - 1) // unit) * i // nt)
     return c if c < n else n
 
 
-cdef inline Py_ssize_t _col(Py_ssize_t H, Py_ssize_t end) noexcept nogil:
-    """The per-step work's columns by H's 16-column panels (whole panels of
-    both dtypes' packing)."""
-    return _part(H, 16, end)
+# ---- work on several threads ------------------------------------------------
+#
+# A call's parallel phases run as team runs of the pool in _pool.h: _task is
+# called on every thread of the team with the same _Job, and each thread
+# takes its share (_part): columns of H in whole 16-column panels for the
+# recurrence, blocks of 6 rows for the output layer's products, rows for the
+# softmax, one half each of the batched gradients.  Every element is computed
+# by the same operations in the same order whichever thread owns it, so the
+# results do not depend on the thread count.
+
+cdef enum:
+    PH_STATES
+    PH_BPTT
+    PH_MM
+    PH_XENT
+    PH_SOFTMAX
+    PH_GRADS
+
+
+cdef struct _Job:
+    int phase
+    bint dbl              # double (else float) arrays
+    fr_bar bar
+    Py_ssize_t B, T, nI, H, O     # (nI: I is a macro of complex.h)
+    bint dense
+    const Py_ssize_t* ids
+    const Py_ssize_t* lengths
+    const Py_ssize_t* Y
+    const void* src       # PH_STATES: WaxT or projected dense inputs
+    const void* Waa
+    const void* Wp        # packed Waa.T (PH_STATES), Waa (PH_BPTT), W (PH_MM)
+    const void* ba
+    const void* by
+    void* Abuf
+    void* dZ
+    void* dnext
+    void* L               # logits (PH_XENT), probs (PH_SOFTMAX)
+    double* rowloss
+    # PH_MM: C (m x n) = [C +] A @ Wp
+    Py_ssize_t m, n, k, a_rs, a_cs, ldc
+    const void* A
+    void* C
+    bint acc
+    # PH_GRADS
+    const void* x         # dense inputs, or NULL
+    void* P
+    void* dWaxT
+    void* dWaa
+    void* dba
+    void* dWya
+    void* dby
+    void* a_last
+    void* scratch
+    void* scratch2
+
+
+cdef void _task(void* job, int tid, int nt) noexcept nogil:
+    cdef _Job* j = <_Job*> job
+    if j.dbl:
+        _phase(j, tid, nt, <double*> NULL)
+    else:
+        _phase(j, tid, nt, <float*> NULL)
+
+
+cdef void _phase(_Job* j, int tid, int nt, floating* kind) noexcept nogil:
+    """Thread tid's share of j's phase (kind: a NULL of the arrays' type)."""
+    cdef Py_ssize_t c0, c1
+    cdef fr_bar* bar = &j.bar if nt > 1 else NULL
+    if j.phase == PH_STATES:
+        c0 = _part(j.H, 16, tid, nt)
+        c1 = _part(j.H, 16, tid + 1, nt)
+        _states_cols(j.dense, j.B, j.T, j.H, j.ids, <const floating*> j.src,
+                     <const floating*> j.Waa, <const floating*> j.Wp,
+                     <const floating*> j.ba, j.lengths, <floating*> j.Abuf, c0, c1,
+                     bar, nt)
+    elif j.phase == PH_BPTT:
+        c0 = _part(j.H, 16, tid, nt)
+        c1 = _part(j.H, 16, tid + 1, nt)
+        _bptt_cols(j.B, j.T, j.H, j.lengths, <const floating*> j.Abuf,
+                   <floating*> j.dZ, <const floating*> j.Waa, <const floating*> j.Wp,
+                   <floating*> j.dnext, c0, c1, bar, nt)
+    elif j.phase == PH_MM:
+        c0 = _part(j.m, 6, tid, nt)
+        c1 = _part(j.m, 6, tid + 1, nt)
+        if c1 > c0:
+            _pmm(c1 - c0, j.n, j.k, <const floating*> j.A + c0 * j.a_rs, j.a_rs, j.a_cs,
+                 <const floating*> j.Wp, j.acc, <floating*> j.C + c0 * j.ldc, j.ldc)
+    elif j.phase == PH_XENT:
+        _xent_rows(_part(j.B * j.T, 1, tid, nt), _part(j.B * j.T, 1, tid + 1, nt),
+                   j.B, j.T, j.O, <const floating*> j.by, j.Y, <floating*> j.L,
+                   j.rowloss)
+    elif j.phase == PH_SOFTMAX:
+        _softmax_seqs(_part(j.B, 1, tid, nt), _part(j.B, 1, tid + 1, nt), j.T, j.O,
+                      <const floating*> j.by, j.lengths, <floating*> j.L)
+    elif j.phase == PH_GRADS:
+        if tid < 2:
+            _grads_half(tid, j.B, j.T, j.nI, j.H, j.O, j.ids, <const floating*> j.x,
+                        j.lengths, <const floating*> j.Abuf, <const floating*> j.L,
+                        <const floating*> j.dZ, <floating*> j.P, <floating*> j.dWaxT,
+                        <floating*> j.dWaa, <floating*> j.dba, <floating*> j.dWya,
+                        <floating*> j.dby, <floating*> j.a_last,
+                        <floating*> (j.scratch if tid == 0 else j.scratch2))
+        if nt == 1:   # a team of one (the pool was busy): both halves here
+            _grads_half(1, j.B, j.T, j.nI, j.H, j.O, j.ids, <const floating*> j.x,
+                        j.lengths, <const floating*> j.Abuf, <const floating*> j.L,
+                        <const floating*> j.dZ, <floating*> j.P, <floating*> j.dWaxT,
+                        <floating*> j.dWaa, <floating*> j.dba, <floating*> j.dWya,
+                        <floating*> j.dby, <floating*> j.a_last, <floating*> j.scratch)
 
 
 cdef void _states_cols(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
                        const Py_ssize_t* ids, const floating* src,
                        const floating* Waa, const floating* WaaTp, const floating* ba,
                        const Py_ssize_t* lengths, floating* Abuf, Py_ssize_t c0,
-                       Py_ssize_t c1, fr_bar* bar) noexcept nogil:
+                       Py_ssize_t c1, fr_bar* bar, int nt) noexcept nogil:
     """Columns [c0, c1) of a<1..T> into Abuf[1:]; with a barrier bar, the
     team meets after each step (the next step's product reads every
     column)."""
@@ -232,7 +324,7 @@ cdef void _states_cols(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
                 else:
                     memset(c, 0, w * sizeof(floating))  # padding: no state
         if bar != NULL:
-            fr_bar_wait(bar)
+            fr_bar_wait(bar, nt)
 
 
 cdef void _states(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
@@ -251,24 +343,22 @@ cdef void _states(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
     operations in the same order whatever the columns' owner: the result does
     not depend on the thread count.
     """
-    cdef Py_ssize_t c0 = 0, c1 = 0
-    cdef fr_bar bar
+    cdef _Job j
     if nt <= 1:
-        _states_cols(dense, B, T, H, ids, src, Waa, WaaTp, ba, lengths, Abuf, 0, H, NULL)
+        _states_cols(dense, B, T, H, ids, src, Waa, WaaTp, ba, lengths, Abuf, 0, H, NULL,
+                     1)
         return
-    fr_bar_init(&bar)
-    with parallel(num_threads=nt):
-        c0 = _col(H, 0)
-        c1 = _col(H, 1)
-        _states_cols(dense, B, T, H, ids, src, Waa, WaaTp, ba, lengths, Abuf, c0, c1,
-                     &bar)
-    fr_bar_done(&bar)
+    j.phase = PH_STATES
+    j.dbl = floating is double
+    j.dense = dense; j.B = B; j.T = T; j.H = H; j.ids = ids; j.src = src
+    j.Waa = Waa; j.Wp = WaaTp; j.ba = ba; j.lengths = lengths; j.Abuf = Abuf
+    fr_team(nt, _task, &j, &j.bar)
 
 
 cdef void _bptt_cols(Py_ssize_t B, Py_ssize_t T, Py_ssize_t H, const Py_ssize_t* lengths,
                      const floating* Abuf, floating* dZ, const floating* Waa,
                      const floating* WaaP, floating* dnext, Py_ssize_t c0, Py_ssize_t c1,
-                     fr_bar* bar) noexcept nogil:
+                     fr_bar* bar, int nt) noexcept nogil:
     """Columns [c0, c1) of backpropagation through time: dZ (dL/dA on entry)
     becomes dL/dz<t>; dnext (zero on entry) ends as dL/da<0>.  With a barrier
     bar, the team meets between each step's dz (every column of which the product reads)
@@ -290,7 +380,7 @@ cdef void _bptt_cols(Py_ssize_t B, Py_ssize_t T, Py_ssize_t H, const Py_ssize_t*
                 else:
                     memset(dz, 0, w * sizeof(floating))
         if bar != NULL:
-            fr_bar_wait(bar)
+            fr_bar_wait(bar, nt)
         if w > 0:
             # dnext = dz<t> @ Waa
             if WaaP == NULL:
@@ -304,17 +394,15 @@ cdef void _bptt(Py_ssize_t B, Py_ssize_t T, Py_ssize_t H, const Py_ssize_t* leng
                 const floating* Abuf, floating* dZ, const floating* Waa,
                 const floating* WaaP, floating* dnext, int nt) noexcept nogil:
     """_bptt_cols over all columns, on up to nt threads (as _states)."""
-    cdef Py_ssize_t c0 = 0, c1 = 0
-    cdef fr_bar bar
+    cdef _Job j
     if nt <= 1:
-        _bptt_cols(B, T, H, lengths, Abuf, dZ, Waa, WaaP, dnext, 0, H, NULL)
+        _bptt_cols(B, T, H, lengths, Abuf, dZ, Waa, WaaP, dnext, 0, H, NULL, 1)
         return
-    fr_bar_init(&bar)
-    with parallel(num_threads=nt):
-        c0 = _col(H, 0)
-        c1 = _col(H, 1)
-        _bptt_cols(B, T, H, lengths, Abuf, dZ, Waa, WaaP, dnext, c0, c1, &bar)
-    fr_bar_done(&bar)
+    j.phase = PH_BPTT
+    j.dbl = floating is double
+    j.B = B; j.T = T; j.H = H; j.lengths = lengths; j.Abuf = <void*> Abuf; j.dZ = dZ
+    j.Waa = Waa; j.Wp = WaaP; j.dnext = dnext
+    fr_team(nt, _task, &j, &j.bar)
 
 
 cdef void _project_dense(Py_ssize_t BT, Py_ssize_t I, Py_ssize_t H,
@@ -349,20 +437,17 @@ cdef double _softmax_xent(Py_ssize_t B, Py_ssize_t T, Py_ssize_t O,
     the sum is taken afterwards in row order: the same additions in the same
     order as on one thread (an ignored row adds +0.0, which changes nothing).
     """
-    cdef Py_ssize_t r, BT = B * T, r0 = 0, r1 = 0
+    cdef Py_ssize_t r, BT = B * T
     cdef double loss = 0.0
-    cdef fr_bar bar
+    cdef _Job j
     if nt <= 1 or BT < 4 * nt:
         for r in range(BT):
             loss += _xent_row(r, B, T, O, by, Y, L)
         return loss
-    fr_bar_init(&bar)
-    with parallel(num_threads=nt):
-        r0 = _part(BT, 1, 0)
-        r1 = _part(BT, 1, 1)
-        _xent_rows(r0, r1, B, T, O, by, Y, L, rowloss)
-        fr_bar_wait(&bar)
-    fr_bar_done(&bar)
+    j.phase = PH_XENT
+    j.dbl = floating is double
+    j.B = B; j.T = T; j.O = O; j.by = by; j.Y = Y; j.L = L; j.rowloss = rowloss
+    fr_team(nt, _task, &j, &j.bar)
     for r in range(BT):
         loss += rowloss[r]
     return loss
@@ -441,8 +526,8 @@ cdef void _forward(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
     cdef floating* P = scratch + _scratch(sizeof(floating))
     cdef bint is_dense = dense != NULL
     cdef const floating* src = WaxT if not is_dense else P
-    cdef Py_ssize_t b, t, BH = B * H, b0 = 0, b1 = 0
-    cdef fr_bar bar
+    cdef Py_ssize_t b, t, BH = B * H
+    cdef _Job j
     if not blas_steps:
         _pack(H, H, Waa, 1, H, WaaTp)
     memcpy(Abuf, a0, BH * sizeof(floating))
@@ -461,13 +546,10 @@ cdef void _forward(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
     if nt <= 1 or B < 2:
         _softmax_seqs(0, B, T, O, by, lengths, probs)
     else:
-        fr_bar_init(&bar)
-        with parallel(num_threads=nt):
-            b0 = _part(B, 1, 0)
-            b1 = _part(B, 1, 1)
-            _softmax_seqs(b0, b1, T, O, by, lengths, probs)
-            fr_bar_wait(&bar)
-        fr_bar_done(&bar)
+        j.phase = PH_SOFTMAX
+        j.dbl = floating is double
+        j.B = B; j.T = T; j.O = O; j.by = by; j.lengths = lengths; j.L = probs
+        fr_team(nt, _task, &j, &j.bar)
 
 
 cdef void _softmax_seqs(Py_ssize_t b0, Py_ssize_t b1, Py_ssize_t T, Py_ssize_t O,
@@ -515,8 +597,7 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
     cdef bint is_dense = dense != NULL
     cdef const floating* src = WaxT if not is_dense else P
     cdef floating* dnext = da0
-    cdef int half = 0
-    cdef fr_bar bar
+    cdef _Job j
     cdef double loss
     # ---- forward
     if not blas_steps:
@@ -543,17 +624,13 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
     # threads when BLAS runs on one (each half's products on its own thread
     # and scratch), else one after the other with BLAS's own threads
     if nt > 1 and blas_serial:
-        fr_bar_init(&bar)
-        with parallel(num_threads=2):
-            half = fr_thread_num()
-            _grads_half(half, B, T, I, H, O, ids, dense, lengths, Abuf, L, dZ, P,
-                        dWaxT, dWaa, dba, dWya, dby, a_last,
-                        scratch if half == 0 else scratch2)
-            if fr_num_threads() == 1:   # a team of one (a limit, nesting)
-                _grads_half(1, B, T, I, H, O, ids, dense, lengths, Abuf, L, dZ, P,
-                            dWaxT, dWaa, dba, dWya, dby, a_last, scratch)
-            fr_bar_wait(&bar)
-        fr_bar_done(&bar)
+        j.phase = PH_GRADS
+        j.dbl = floating is double
+        j.B = B; j.T = T; j.nI = I; j.H = H; j.O = O; j.ids = ids; j.x = dense
+        j.lengths = lengths; j.Abuf = Abuf; j.L = L; j.dZ = dZ; j.P = P
+        j.dWaxT = dWaxT; j.dWaa = dWaa; j.dba = dba; j.dWya = dWya; j.dby = dby
+        j.a_last = a_last; j.scratch = scratch; j.scratch2 = scratch2
+        fr_team(2, _task, &j, &j.bar)
     else:
         _grads_half(0, B, T, I, H, O, ids, dense, lengths, Abuf, L, dZ, P,
                     dWaxT, dWaa, dba, dWya, dby, a_last, scratch)
@@ -687,16 +764,16 @@ cdef _Inputs _inputs(object WaxT, object Waa, object ba, object Wya, object by,
 
 
 cdef int _threads(Py_ssize_t B, Py_ssize_t H, int threads, bint blas_steps) noexcept:
-    """Threads for the recurrence.  threads > 0: that many (tests); 0: all
-    that OpenMP allows (OMP_NUM_THREADS, threadpoolctl) from B*H*H >=
-    PAR_MIN_BHH on, one below it.  One in a child forked after a region ran
-    (_omp.h).  Never more than H's 16-column panels, and
-    one when the per-step products go to BLAS (its own threads split them)."""
+    """Threads for a call.  threads > 0: that many (tests); 0: the pool's
+    limit (get_num_threads) from B*H*H >= PAR_MIN_BHH on, one below it or
+    while backing off on a busy machine (_pool.h).  Never more than H's
+    16-column panels, and one when the per-step products go to BLAS (its own
+    threads split them)."""
     cdef Py_ssize_t panels = (H + 15) // 16, n
     if blas_steps:
         return 1
     if threads > 0:
-        n = fr_fork_safe(threads)
+        n = threads
     elif B * H * H >= PAR_MIN_BHH:
         n = fr_max_threads()
     else:
@@ -712,9 +789,9 @@ cdef inline long long _call_start(int nt) noexcept:
 
 
 cdef inline void _call_end(int nt, int threads, long long t0) noexcept:
-    """A call on several threads whose threads waited at barriers, together,
-    for more than a quarter of it: the next second of calls on one thread
-    (_omp.h).  Only for the automatic thread count (threads == 0)."""
+    """A call on several threads whose threads waited, together, for more
+    than half of it: the next second of calls on one thread (_pool.h).
+    Only for the automatic thread count (threads == 0)."""
     if nt > 1 and threads == 0:
         fr_note_call(fr_now_ns() - t0, fr_take_wait_ns())
 
@@ -753,19 +830,20 @@ def _threads_for(Py_ssize_t B, Py_ssize_t H, int threads, bint blas_steps):
     return _threads(B, H, threads, blas_steps)
 
 
-def openmp_threads():
-    """Threads the kernels may use (OpenMP's current limit; 1 without OpenMP
-    or in a forked child)."""
-    return fr_omp_limit()
+def get_num_threads():
+    """Threads a call of the kernels may use (see set_num_threads)."""
+    return fr_pool_threads()
 
 
-def openmp_enabled():
-    """Whether these kernels were built with OpenMP."""
-    return bool(fr_openmp())
+def set_num_threads(int n):
+    """Let calls of the kernels use up to n threads (n < 1: the default,
+    OMP_NUM_THREADS if set, else the CPUs this process may run on); returns
+    the previous limit."""
+    return fr_pool_set_threads(n)
 
 
 def par_min_bhh():
-    """B*H*H from which the recurrence uses several threads."""
+    """B*H*H from which calls use several threads."""
     return PAR_MIN_BHH
 
 
