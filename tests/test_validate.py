@@ -186,3 +186,53 @@ def test_init_params_contract():
         np.testing.assert_array_equal(p[k], q[k])
     assert fastrnn.init_params(7, 5)["Wya"].shape == (7, 5)  # O defaults to I
     assert np.abs(p["Waa"]).max() <= 1 / np.sqrt(5) and p["Waa"].std() > 0
+
+
+def unaligned(a):
+    """A copy of `a` whose data starts one byte past an aligned address."""
+    buf = np.zeros(a.nbytes + 1, np.uint8)
+    out = np.frombuffer(buf.data, a.dtype, count=a.size, offset=1).reshape(a.shape)
+    out[...] = a
+    assert not out.flags.aligned
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_equivalent_and_unaligned_inputs_give_the_usual_answer(dtype):
+    """longlong ids and targets (an integer type equal to intp but not NumPy's
+    canonical one), unaligned parameters and a0: accepted, and the answers of
+    the usual arrays (they once reached the kernels' own type check)."""
+    p, X, Y, a0, lengths = make_problem("lengths", I=9, H=6, O=7, B=4, T=5, dtype=dtype,
+                                        seed=12)
+    a0 = np.random.default_rng(3).normal(size=(4, 6)).astype(dtype)
+    want = fastrnn.loss_and_grads(p, X, Y, a0, lengths)
+    want_f = fastrnn.forward(p, X, a0, lengths)
+    odd = {k: unaligned(v) for k, v in p.items()}
+    for args in [(p, X.astype(np.longlong), Y.astype(np.longlong), a0,
+                  lengths.astype(np.longlong)),
+                 (odd, X, Y, unaligned(a0), lengths)]:
+        got = fastrnn.loss_and_grads(*args)
+        assert got[0] == want[0]
+        for k in want[1]:
+            np.testing.assert_array_equal(got[1][k], want[1][k])
+        got_f = fastrnn.forward(args[0], args[1], args[3], args[4])
+        for g, w in zip(got_f, want_f):
+            np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_index_arrays_are_private_copies(padded):
+    """The kernels index memory with ids, targets and lengths after releasing
+    the GIL: the gate hands them private copies, never the caller's arrays
+    (which another thread could change meanwhile), in the compiled path and
+    the Python one alike."""
+    from fastrnn import _validate
+    p, X, Y, _, _ = make_problem("steps", I=9, H=6, O=7, B=4, T=5, seed=13)
+    X = np.ascontiguousarray(X, dtype=np.intp)
+    Y = np.ascontiguousarray(Y, dtype=np.intp)
+    lengths = np.array([5, 3, 5, 2] if padded else [5, 5, 5, 5], dtype=np.intp)
+    for check in (_validate.check_batch, _validate._check_batch_py):
+        b = check(p, X, Y, None, lengths, need_Y=True)
+        for mine, theirs in ((b.ids, X), (b.Y, Y), (b.lengths, lengths)):
+            assert not np.shares_memory(mine, theirs)
+            assert mine.dtype.num == np.dtype(np.intp).num and mine.flags.c_contiguous

@@ -174,27 +174,25 @@ cdef inline bint _is_intp(cnp.ndarray a) noexcept:
 
 
 cdef inline object _contig(cnp.ndarray a):
-    """np.ascontiguousarray(a) for an ndarray: a itself if C-contiguous."""
-    if cnp.PyArray_IS_C_CONTIGUOUS(a):
+    """_validate._c_aligned(a): a itself if C-contiguous and aligned, else a
+    C-ordered copy (the kernels read through typed pointers)."""
+    if cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a):
         return a
     return cnp.PyArray_NewCopy(a, cnp.NPY_CORDER)
 
 
 cdef object _index_array(cnp.ndarray a, Py_ssize_t B, Py_ssize_t T, Py_ssize_t lo,
                          Py_ssize_t hi, const Py_ssize_t* L, Py_ssize_t pad):
-    """The (B, T) integer array `a` as C-contiguous intp, each value in [lo, hi)
-    (positions t >= L[b] set to `pad`, when L), or None if a value is outside
-    or `a` has another dtype.  An intp C-contiguous `a` without padding is
-    checked in place and returned itself, as np.ascontiguousarray would."""
+    """A new (B, T) C-contiguous intp copy of the integer array `a`, each value
+    in [lo, hi) (positions t >= L[b] set to `pad`, when L), or None if a value
+    is outside or `a` has another dtype.  Always a copy, as in the Python
+    path: the kernels index memory with these values after releasing the
+    GIL, so they must not be an array another thread could change."""
     cdef int t = _int_type(a)
     cdef cnp.npy_intp dims[2]
     cdef cnp.ndarray out
     if t < 0:
         return None
-    if L == NULL and _is_intp(a) and cnp.PyArray_IS_C_CONTIGUOUS(a):
-        if _first_outside(<const Py_ssize_t*>cnp.PyArray_DATA(a), B * T, lo, hi) >= 0:
-            return None
-        return a
     dims[0] = B
     dims[1] = T
     out = cnp.PyArray_EMPTY(2, dims, cnp.NPY_INTP, 0)
@@ -306,16 +304,12 @@ def fast_batch(params, X, Y, a0, lengths, bint need_Y, type batch_cls, type para
         t = _int_type(La)
         if t < 0 or cnp.PyArray_DIMS(La)[0] != B:
             return None
-        if _is_intp(La) and cnp.PyArray_IS_C_CONTIGUOUS(La):
-            L = La
-            if _first_outside(<const Py_ssize_t*>cnp.PyArray_DATA(La), B, 1, T + 1) >= 0:
-                return None
-        else:
-            L = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INTP, 0)
-            if not _gather_any(t, <const char*>cnp.PyArray_DATA(La), 0,
-                               cnp.PyArray_STRIDES(La)[0], 1, B, 1, T + 1, NULL, 0,
-                               <Py_ssize_t*>cnp.PyArray_DATA(L)):
-                return None
+        # always a copy (see _index_array)
+        L = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INTP, 0)
+        if not _gather_any(t, <const char*>cnp.PyArray_DATA(La), 0,
+                           cnp.PyArray_STRIDES(La)[0], 1, B, 1, T + 1, NULL, 0,
+                           <Py_ssize_t*>cnp.PyArray_DATA(L)):
+            return None
         Lp = <const Py_ssize_t*>cnp.PyArray_DATA(L)
         for b in range(B):
             if Lp[b] != T:

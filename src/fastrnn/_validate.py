@@ -14,11 +14,14 @@ lengths None or plain ndarrays) is decided in compiled code,
 including every bad input, goes through the Python path, so every error comes
 from there.
 
-What comes out is always C-contiguous, in the parameters' dtype, with padding
-positions (``t >= lengths[b]``) neutralised: their token ids and dense inputs
-are replaced by zeros in a private copy and their targets by ``IGNORE``, so
-the kernels never read a value the caller did not vouch for.  Caller-owned
-arrays are never written to.
+What comes out is always C-contiguous and aligned, in the parameters' dtype,
+with padding positions (``t >= lengths[b]``) neutralised: their token ids and
+dense inputs are replaced by zeros in a private copy and their targets by
+``IGNORE``, so the kernels never read a value the caller did not vouch for.
+Token ids, targets and lengths are always private copies of NumPy's own intp
+type: the kernels index memory with them after releasing the GIL, where a
+caller's array changed by another thread would be a wild write, not just a
+wrong answer.  Caller-owned arrays are never written to.
 """
 from __future__ import annotations
 
@@ -130,7 +133,7 @@ def _as_float(value, name: str, dtype: np.dtype, ndim: int) -> np.ndarray:
             f"convert it with {name}.astype(np.{dtype})")
     if arr.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return _c_aligned(np.asarray(arr, dtype=dtype))
 
 
 _PARAM_NDIMS = (2, 2, 1, 2, 1)
@@ -212,7 +215,7 @@ def _check_param_arrays_slow(params) -> dict:
 
 def _materialize(arrs: dict) -> Params:
     H, I = arrs["Wax"].shape
-    c = np.ascontiguousarray
+    c = _c_aligned
     # positional, in Params' field order (WaxT, Waa, ba, Wya, by, dtype, I, H, O);
     # Wax stored Fortran-order (as init_params makes it) gives WaxT without a copy
     return Params(c(arrs["Wax"].T), c(arrs["Waa"]), c(arrs["ba"]), c(arrs["Wya"]),
@@ -239,23 +242,42 @@ def _check_lengths(lengths, B: int, T: int) -> np.ndarray:
         (b,) = _first_bad(bad)
         raise FastRNNIndexError(
             f"lengths[{b}] is {int(arr[b])}; every length must be in [1, T={T}]")
-    return np.ascontiguousarray(arr, dtype=np.intp)
+    return _intp_copy(arr)
+
+
+def _intp_copy(vals: np.ndarray) -> np.ndarray:
+    """A new C-contiguous array of NumPy's canonical intp type (not an
+    equivalent one such as longlong, which the kernels' type check refuses)
+    holding `vals`.  Always a copy: the kernels index memory with these values
+    after releasing the GIL, so they must not be an array that another thread
+    could change meanwhile."""
+    out = np.empty(vals.shape, dtype=np.intp)
+    out[...] = vals
+    return out
+
+
+def _c_aligned(a: np.ndarray) -> np.ndarray:
+    """`a` if C-contiguous and aligned, else a C-ordered (aligned) copy: the
+    kernels read through typed pointers."""
+    if a.flags.c_contiguous and a.flags.aligned:
+        return a
+    return np.array(a, order="C")
 
 
 def _as_index(vals: np.ndarray, lo: int, hi: int) -> np.ndarray | None:
-    """`vals` as a C-contiguous intp array if every element is in [lo, hi),
-    else None.
+    """`vals` as a new C-contiguous intp array (_intp_copy) if every element
+    is in [lo, hi), else None.
 
-    2-D intp arrays (the usual case) are checked in one compiled pass without a
-    copy; other integer types are range-checked before the cast, so that an
-    unsigned value beyond intp's range cannot wrap into a valid one.
+    2-D intp arrays (the usual case) are copied and then checked in one
+    compiled pass; other integer types are range-checked before the cast, so
+    that an unsigned value beyond intp's range cannot wrap into a valid one.
     """
     if vals.dtype == np.intp and vals.ndim == 2:
-        out = np.ascontiguousarray(vals)
+        out = _intp_copy(vals)
         return out if first_outside(out, lo, hi) < 0 else None
     if vals.min() < lo or vals.max() >= hi:
         return None
-    return np.ascontiguousarray(vals, dtype=np.intp)
+    return _intp_copy(vals)
 
 
 def _check_ids(arr: np.ndarray, I: int, valid: np.ndarray | None) -> np.ndarray:
@@ -372,7 +394,7 @@ def _check_batch_py(params, X, Y=None, a0=None, lengths=None, *, need_Y=False) -
         valid = None if (L == T).all() else (np.arange(T)[None, :] < L[:, None])
 
     if dense_in:
-        dense = np.ascontiguousarray(Xa, dtype=dtype)
+        dense = _c_aligned(np.asarray(Xa, dtype=dtype))
         if valid is not None:
             dense = np.where(valid[:, :, None], dense, dtype.type(0))
         ids = None
