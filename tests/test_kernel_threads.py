@@ -123,15 +123,22 @@ def test_thread_choice():
 
 
 def test_busy_machine_backoff():
-    """A call whose threads waited more than half of its time for each other
-    sends the automatic choice to one thread for a while; explicit counts and
-    the thread setting are untouched; switching the backoff off clears it."""
+    """Two calls in a row (with warm workers) whose threads waited more than
+    half of their time for each other send the automatic choice to one thread
+    for a while; a call after a pause is not judged; explicit counts and the
+    thread setting are untouched; switching the backoff off clears it."""
     big = _kernels.par_min_bhh() // (128 * 128)
     old = _kernels._set_backoff(True)
     try:
         assert not _kernels._note_call(1_000_000, 400_000)      # 40% waiting
+        assert not _kernels._note_call(1_000_000, 600_000)      # 60%: one strike
+        assert not _kernels._note_call(1_000_000, 400_000)      # cleared
+        assert not _kernels._note_call(1_000_000, 600_000)
         assert not _kernels._backing_off()
-        assert _kernels._note_call(1_000_000, 600_000)          # 60%
+        time.sleep(0.05)                                         # workers cooled
+        assert not _kernels._note_call(1_000_000, 900_000)      # not judged
+        assert not _kernels._note_call(1_000_000, 600_000)      # first strike
+        assert _kernels._note_call(1_000_000, 600_000)          # second: back off
         assert _kernels._backing_off()
         assert _kernels._threads_for(big, 128, 0, False) == 1
         assert _kernels._threads_for(1, 128, 2, False) == min(2, 8)

@@ -85,7 +85,7 @@ def _set_spin(n: int) -> int:
 def _set_backoff(on: bool) -> bool:
     """Switch the busy-machine backoff on or off; returns the previous setting."""
 
-def _note_call(call_ns: int, wait_ns: int) -> bool:
+def _note_call(call_ns: int, wait_ns: int, start_ns: int = -1) -> bool:
     """Record a threaded call; True if it starts a backoff (tests)."""
 
 def _backing_off() -> bool:

@@ -17,10 +17,10 @@
  * for a turn on it: a small training step ran 2-5x slower on two threads than
  * on one with one other busy process (38x with OpenMP's own barrier), and
  * most of the loss was in the runtime, where it could not be measured.  Here
- * every wait spins for at most fr_spin pauses (a few microseconds) and then
- * sleeps on a futex, and every wait is timed (see fr_note_call: a call whose
- * threads waited more than half of its time sends the next second of
- * calls to one thread).  GNU OpenMP's pool also does not survive fork() (the
+ * every wait spins for a bounded time (fr_spin_ns, fr_idle_spin_ns) and then
+ * sleeps on a futex, and every wait is timed (see fr_note_call: two calls in
+ * a row whose threads waited more than half of their time send the next
+ * four seconds of calls to one thread).  GNU OpenMP's pool also does not survive fork() (the
  * child's first team hangs); this pool is rebuilt in the child.
  *
  * Without futexes (not Linux) waits spin with sched_yield. */
@@ -47,7 +47,7 @@
 #endif
 
 #define FR_MAX_THREADS 64
-#define FR_BACKOFF_NS 1000000000LL   /* one second on one thread */
+#define FR_BACKOFF_NS 4000000000LL   /* four seconds on one thread */
 
 static inline long long fr_now_ns(void)
 {
@@ -356,25 +356,37 @@ static inline int fr_max_threads(void)
 }
 
 static __thread long long fr_last_call_ns = 0, fr_last_wait_ns = 0;
+/* when the last automatic call on several threads ended, and how many
+ * judged calls in a row waited too long (shared by the callers' threads;
+ * a race between two callers only blurs the count) */
+static long long fr_prev_end_ns = 0;
+static int fr_strikes = 0;
 
-/* after an automatic call on several threads that took call_ns, during which
- * its threads waited wait_ns in total: back off if that is more than half of
- * it.  Two threads that wait W in total during a call of duration C did about
- * 2C - W of work, which one thread would do in about that time: W > C means
- * one thread is faster, W = C/2 that two threads still win 1.5x.  Measured
- * (V=65, B=32, T=64, H=128 and 256): W/C 0.1-0.14 on an idle machine
- * (0.1-0.5 when BLAS's own threads spin beside the team, which _api avoids),
- * 1.1-1.35 with one other busy process. */
-static inline int fr_note_call(long long call_ns, long long wait_ns)
+/* A call is judged only when the workers were still warm: it began within
+ * fr_idle_spin_ns of the previous threaded call's end (a training loop's
+ * calls come every few milliseconds).  The first call after a pause (or after
+ * a backoff) wakes workers that slept, which on a virtual machine took up to
+ * ~9 ms: judged, it would always look busy.  Two judged calls in a row that
+ * waited more than half their duration start the backoff. */
+static inline int fr_note_call(long long call_ns, long long wait_ns, long long start_ns)
 {
+    long long prev = __atomic_load_n(&fr_prev_end_ns, __ATOMIC_RELAXED);
+    __atomic_store_n(&fr_prev_end_ns, start_ns + call_ns, __ATOMIC_RELAXED);
     fr_last_call_ns = call_ns;
     fr_last_wait_ns = wait_ns;
-    if (2 * wait_ns > call_ns) {
-        __atomic_store_n(&fr_backoff_until, fr_now_ns() + FR_BACKOFF_NS,
-                         __ATOMIC_RELAXED);
-        return 1;
+    if (start_ns - prev > fr_idle_spin_ns) {
+        __atomic_store_n(&fr_strikes, 0, __ATOMIC_RELAXED);
+        return 0;                           /* cold workers: not judged */
     }
-    return 0;
+    if (2 * wait_ns <= call_ns) {
+        __atomic_store_n(&fr_strikes, 0, __ATOMIC_RELAXED);
+        return 0;
+    }
+    if (__atomic_add_fetch(&fr_strikes, 1, __ATOMIC_RELAXED) < 2)
+        return 0;
+    __atomic_store_n(&fr_strikes, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&fr_backoff_until, fr_now_ns() + FR_BACKOFF_NS, __ATOMIC_RELAXED);
+    return 1;
 }
 
 static inline long long fr_last_call(int wait)
@@ -387,6 +399,7 @@ static inline int fr_set_backoff(int on)
     int old = fr_backoff_on;
     __atomic_store_n(&fr_backoff_on, on, __ATOMIC_RELAXED);
     __atomic_store_n(&fr_backoff_until, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&fr_strikes, 0, __ATOMIC_RELAXED);
     return old;
 }
 

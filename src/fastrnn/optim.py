@@ -818,6 +818,14 @@ def clip_by_value(
     return grads
 
 
+def _dot(c: np.ndarray) -> float:
+    """sum(c * c) without BLAS: OpenBLAS runs a long ddot on all its threads,
+    which then spin for a while and compete with fastrnn's own threads in the
+    next training step (a training step on two threads measured no faster
+    than on one until the norm stopped calling BLAS)."""
+    return float(np.einsum("i,i->", c, c))
+
+
 def _array_norm(g: np.ndarray) -> float:
     """L2 norm of one array accumulated in float64, robust to over/underflow."""
     if g.size == 0:
@@ -825,7 +833,7 @@ def _array_norm(g: np.ndarray) -> float:
     r = g.ravel(order="K")  # a view for C- or F-contiguous arrays
     if r.dtype == np.float64:
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-            s = float(np.dot(r, r))
+            s = _dot(r)
         # fast path unless overflow, NaN, or possible underflow of the squares
         if math.isfinite(s) and s > 1e-280:
             return math.sqrt(s)
@@ -835,14 +843,14 @@ def _array_norm(g: np.ndarray) -> float:
         s = 0.0
         for i in range(0, r.size, _NORM_CHUNK):
             c = r[i : i + _NORM_CHUNK] / scale
-            s += float(np.dot(c, c))
+            s += _dot(c)
         return scale * math.sqrt(s)
     # float16 / float32 (/ longdouble): square in float64, chunk by chunk;
     # squares of float32 values cannot overflow or underflow in float64
     s = 0.0
     for i in range(0, r.size, _NORM_CHUNK):
         c = r[i : i + _NORM_CHUNK].astype(np.float64)
-        s += float(np.dot(c, c))
+        s += _dot(c)
     if math.isinf(s) and r.dtype.itemsize > 8:  # longdouble beyond float64 range
         scale = float(np.max(np.abs(r)))
         if math.isinf(scale) or math.isnan(scale):
@@ -850,7 +858,7 @@ def _array_norm(g: np.ndarray) -> float:
         s = 0.0
         for i in range(0, r.size, _NORM_CHUNK):
             c = (r[i : i + _NORM_CHUNK] / scale).astype(np.float64)
-            s += float(np.dot(c, c))
+            s += _dot(c)
         return scale * math.sqrt(s)
     return math.sqrt(s)
 
