@@ -270,3 +270,19 @@ def test_plan_gives_fastrnns_threads_where_blas_has_one():
         assert big[1:] == (False, 0, True)
         word = plan(5, 128, 1000, 32)
         assert word[1:] == (False, 0, True)
+
+
+def test_team_sizes_changing_from_call_to_call():
+    """Runs of different sizes, one after another, so that workers sit some
+    runs out (a worker outside a run once could read the next run's
+    parameters under the old run's number, run its share twice, and hang or
+    write through a finished call's stack)."""
+    p, X, Y, a0, lengths = make_problem("lengths", I=9, H=128, O=7, B=6, T=6,
+                                        dtype=np.float32, seed=21)
+    one = kernel_call(p, X, Y, a0, lengths, 1)
+    old = _kernels._set_spin(0)      # workers asleep between runs, too
+    try:
+        for i in range(40):
+            assert_identical(one, kernel_call(p, X, Y, a0, lengths, (3, 2, 4, 2)[i % 4]))
+    finally:
+        _kernels._set_spin(old)

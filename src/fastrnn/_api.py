@@ -151,6 +151,8 @@ def _plan(b: _validate.Batch):
     """
     limit = _blas_threads(b)
     if limit is _one_blas_thread:
+        if not _controller():   # BLAS cannot be limited: its threads do the work
+            return limit, False, 1, False
         return limit, False, 0, True
     if b.B * b.p.H * b.p.H < ONE_THREAD_STEP[0]:
         return limit, False, 1, False   # too small for threads of any kind

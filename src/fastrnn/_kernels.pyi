@@ -80,12 +80,12 @@ def _threads_for(B: int, H: int, threads: int, blas_steps: bool) -> int:
     """The kernels' thread count for this call (tests)."""
 
 def _set_spin(n: int) -> int:
-    """Pauses spun at a barrier before sleeping; returns the previous value."""
+    """Microseconds spun at a barrier before sleeping; returns the previous value."""
 
 def _set_backoff(on: bool) -> bool:
     """Switch the busy-machine backoff on or off; returns the previous setting."""
 
-def _note_call(call_ns: int, wait_ns: int, start_ns: int = -1) -> bool:
+def _note_call(call_ns: int, wait_ns: int, start_ns: int = -1, nt: int = 2) -> bool:
     """Record a threaded call; True if it starts a backoff (tests)."""
 
 def _backing_off() -> bool:

@@ -58,7 +58,7 @@ cdef extern from "_pool.h" nogil:
     int fr_set_spin(int n)
     long long fr_now_ns()
     long long fr_take_wait_ns()
-    int fr_note_call(long long call_ns, long long wait_ns, long long start_ns)
+    int fr_note_call(long long call_ns, long long wait_ns, long long start_ns, int nt)
     int fr_set_backoff(int on)
     int fr_backing_off()
     long long fr_last_call(int wait)
@@ -793,7 +793,7 @@ cdef inline void _call_end(int nt, int threads, long long t0) noexcept:
     than half of them: the next four seconds of calls on one thread (_pool.h's
     fr_note_call).  Only for the automatic thread count (threads == 0)."""
     if nt > 1 and threads == 0:
-        fr_note_call(fr_now_ns() - t0, fr_take_wait_ns(), t0)
+        fr_note_call(fr_now_ns() - t0, fr_take_wait_ns(), t0, nt)
 
 
 def _set_backoff(bint on):
@@ -808,12 +808,12 @@ def _last_call():
     return fr_last_call(0), fr_last_call(1)
 
 
-def _note_call(long long call_ns, long long wait_ns, long long start_ns=-1):
-    """What the kernels do after an automatic threaded call that began at
-    start_ns (fr_now_ns's clock; -1: just now, i.e. now - call_ns) (tests)."""
+def _note_call(long long call_ns, long long wait_ns, long long start_ns=-1, int nt=2):
+    """What the kernels do after an automatic call on nt threads that began
+    at start_ns (fr_now_ns's clock; -1: now - call_ns) (tests)."""
     if start_ns < 0:
         start_ns = fr_now_ns() - call_ns
-    return bool(fr_note_call(call_ns, wait_ns, start_ns))
+    return bool(fr_note_call(call_ns, wait_ns, start_ns, nt))
 
 
 def _backing_off():
@@ -823,8 +823,8 @@ def _backing_off():
 
 
 def _set_spin(int n):
-    """Pauses a thread spins at a step's barrier before it sleeps; returns
-    the previous value (tests, tuning)."""
+    """Microseconds a thread spins at a barrier before it sleeps; returns the
+    previous value (tests, tuning)."""
     return fr_set_spin(n)
 
 

@@ -27,6 +27,10 @@
 #ifndef FASTRNN_POOL_H
 #define FASTRNN_POOL_H
 
+/* The pool and the backoff are static state of the module that includes this
+ * header: include it from one extension module only (_kernels), or there
+ * are two pools. */
+
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
@@ -74,8 +78,8 @@ static long long fr_idle_spin_ns = 3000000;
 
 static inline int fr_set_spin(int us)
 {
-    int old = (int) (fr_spin_ns / 1000);
-    fr_spin_ns = (long long) us * 1000;
+    int old = (int) (__atomic_load_n(&fr_spin_ns, __ATOMIC_RELAXED) / 1000);
+    __atomic_store_n(&fr_spin_ns, (long long) us * 1000, __ATOMIC_RELAXED);
     return old;
 }
 
@@ -144,7 +148,8 @@ static void fr_bar_wait(fr_bar *b, int nt)
         return;
     }
     t0 = fr_now_ns();
-    fr_wait_change(&b->gen, gen, &b->sleepers, fr_spin_ns);
+    fr_wait_change(&b->gen, gen, &b->sleepers,
+                   __atomic_load_n(&fr_spin_ns, __ATOMIC_RELAXED));
     __atomic_add_fetch(&b->wait_ns, fr_now_ns() - t0, __ATOMIC_RELAXED);
 }
 
@@ -158,8 +163,7 @@ typedef struct {
     int limit;                /* threads a team may have; 0: not set yet */
     fr_task_fn fn;
     void *ctx;
-    int nt;
-    int job;                  /* futex word: incremented per team run */
+    int job;                  /* futex word: run number << 6 | (size - 1) */
     int job_sleepers;
     int pending;              /* futex word: workers of this run not done */
     int pending_sleepers;
@@ -179,15 +183,15 @@ static void *fr_worker(void *arg)
         fr_task_fn fn;
         void *ctx;
         fr_wait_change(&fr_pool.job, seen, &fr_pool.job_sleepers, fr_idle_spin_ns);
+        /* one word holds the run's number and its size: a worker outside a
+         * run never reads a later run's parameters under that run's number
+         * (it could, with the size in a word of its own, and then run the
+         * later run's share twice).  A worker inside a run gets fn and ctx
+         * by this acquire, and they cannot change before it is done. */
         job = __atomic_load_n(&fr_pool.job, __ATOMIC_ACQUIRE);
-        nt = __atomic_load_n(&fr_pool.nt, __ATOMIC_ACQUIRE);
-        fn = __atomic_load_n(&fr_pool.fn, __ATOMIC_ACQUIRE);
-        ctx = __atomic_load_n(&fr_pool.ctx, __ATOMIC_ACQUIRE);
-        /* a run that needs this worker cannot end (and the next begin)
-         * before it is done, so if the run changed while its parameters were
-         * read, this worker was not part of it: look again */
-        if (__atomic_load_n(&fr_pool.job, __ATOMIC_SEQ_CST) != job)
-            continue;
+        nt = (int) ((unsigned) job & 63u) + 1;
+        fn = __atomic_load_n(&fr_pool.fn, __ATOMIC_RELAXED);
+        ctx = __atomic_load_n(&fr_pool.ctx, __ATOMIC_RELAXED);
         seen = job;
         if (tid < nt) {
             fn(ctx, tid, nt);
@@ -297,18 +301,21 @@ static int fr_team_run(int nt, fr_task_fn fn, void *ctx, long long *join_ns)
         fn(ctx, 0, 1);
         return 1;
     }
-    __atomic_store_n(&fr_pool.fn, fn, __ATOMIC_RELEASE);
-    __atomic_store_n(&fr_pool.ctx, ctx, __ATOMIC_RELEASE);
-    __atomic_store_n(&fr_pool.nt, nt, __ATOMIC_RELEASE);
+    __atomic_store_n(&fr_pool.fn, fn, __ATOMIC_RELAXED);
+    __atomic_store_n(&fr_pool.ctx, ctx, __ATOMIC_RELAXED);
     __atomic_store_n(&fr_pool.pending, nt - 1, __ATOMIC_SEQ_CST);
-    __atomic_add_fetch(&fr_pool.job, 1, __ATOMIC_SEQ_CST);
+    /* the run's number in the high bits, its size - 1 in the low 6
+     * (FR_MAX_THREADS = 64) */
+    __atomic_store_n(&fr_pool.job,
+                     (int) (((((unsigned) fr_pool.job >> 6) + 1u) << 6) | (unsigned) (nt - 1)),
+                     __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&fr_pool.job_sleepers, __ATOMIC_SEQ_CST) > 0)
         fr_wake(&fr_pool.job);
     fn(ctx, 0, nt);
     t0 = fr_now_ns();
     while ((pending = __atomic_load_n(&fr_pool.pending, __ATOMIC_ACQUIRE)) != 0)
         fr_wait_change(&fr_pool.pending, pending, &fr_pool.pending_sleepers,
-                       fr_spin_ns);
+                       __atomic_load_n(&fr_spin_ns, __ATOMIC_RELAXED));
     *join_ns = fr_now_ns() - t0;
     pthread_mutex_unlock(&fr_pool.lock);
     return nt;
@@ -367,8 +374,14 @@ static int fr_strikes = 0;
  * calls come every few milliseconds).  The first call after a pause (or after
  * a backoff) wakes workers that slept, which on a virtual machine took up to
  * ~9 ms: judged, it would always look busy.  Two judged calls in a row that
- * waited more than half their duration start the backoff. */
-static inline int fr_note_call(long long call_ns, long long wait_ns, long long start_ns)
+ * waited too long start the backoff.  Too long: nt threads that wait W in
+ * total during a call of duration C did about nt C - W of work, which one
+ * thread does in about that time, so threads lose once W > (nt - 1) C; the
+ * backoff starts at half that.  Measured with two threads (V=65, B=32, T=64,
+ * H=128 and 256): W/C 0.03-0.14 on an idle machine, 0.9-1.35 with another
+ * busy process. */
+static inline int fr_note_call(long long call_ns, long long wait_ns, long long start_ns,
+                               int nt)
 {
     long long prev = __atomic_load_n(&fr_prev_end_ns, __ATOMIC_RELAXED);
     __atomic_store_n(&fr_prev_end_ns, start_ns + call_ns, __ATOMIC_RELAXED);
@@ -378,7 +391,7 @@ static inline int fr_note_call(long long call_ns, long long wait_ns, long long s
         __atomic_store_n(&fr_strikes, 0, __ATOMIC_RELAXED);
         return 0;                           /* cold workers: not judged */
     }
-    if (2 * wait_ns <= call_ns) {
+    if (2 * wait_ns <= (long long) (nt - 1) * call_ns) {
         __atomic_store_n(&fr_strikes, 0, __ATOMIC_RELAXED);
         return 0;
     }
