@@ -108,7 +108,7 @@ def test_python_threads_each_running_a_threaded_recurrence():
 
 
 def test_thread_choice():
-    """Above PAR_MIN_BHH all the threads OpenMP allows (at most one per
+    """Above PAR_MIN_BHH all the threads the pool allows (at most one per
     16-column panel), below it one; one whenever BLAS takes the per-step
     products; an explicit count is taken as given (up to the panels)."""
     lim = _kernels.get_num_threads()
@@ -260,7 +260,7 @@ def test_plan_gives_fastrnns_threads_where_blas_has_one():
     tiny = plan(5, 16, 5, 2)
     assert tiny[1:] == (False, 1, False)
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
-        if _api._blas_many(None):
+        if _api._blas_many():
             big = plan(5, 512, 5, 16)        # above the range
             assert big[0] is _api._no_limit and big[1:] == (True, 1, False)
             word = plan(5, 128, 1000, 32)    # in the range, big output layer

@@ -261,7 +261,7 @@ def test_blas_per_step_products_match_reference(mode, dtype, monkeypatch):
     # the per-step products by BLAS (what large steps use when BLAS has
     # several threads), forced at a small size: the same answers
     from fastrnn import _api
-    monkeypatch.setattr(_api, "_blas_steps", lambda b: True)
+    monkeypatch.setattr(_api, "_plan", lambda b: (_api._no_limit, True, 1, False))
     for H, B in ((9, 4), (40, 7)):
         p, X, Y, a0, lengths = make_problem(mode, I=11, H=H, O=8, B=B, T=6, dtype=dtype,
                                             seed=H + B)
@@ -273,7 +273,7 @@ def test_per_step_products_by_blas_only_when_it_has_threads():
     may use several threads, to the kernels' own product when it has one;
     below it, always to the own product."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from fastrnn import _api, _kernels, _validate
+    from fastrnn import _api, _validate
     lo, hi = _api.ONE_THREAD_STEP
     big = make_problem("steps", I=5, H=512, O=5, B=16, T=2, seed=0)
     small = make_problem("steps", I=5, H=64, O=5, B=4, T=2, seed=0)
@@ -281,20 +281,19 @@ def test_per_step_products_by_blas_only_when_it_has_threads():
     bs = _validate.check_batch(small[0], small[1], small[2], None, None, need_Y=True)
     assert bb.B * bb.p.H ** 2 >= hi and bs.B * bs.p.H ** 2 < hi
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
-        assert not _api._blas_steps(bb)
-        assert not _api._blas_steps(bs)
+        assert not _api._plan(bb)[1]
+        assert not _api._plan(bs)[1]
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         if max(n for _, n in blas_limits()) < 2:
             pytest.skip("BLAS runs on one thread here")
         old = fastrnn.set_num_threads(2)   # whatever fastrnn's own threads
         try:
-            assert _api._blas_steps(bb)
-            assert not _api._blas_steps(bs)
+            assert _api._plan(bb)[1]
+            assert not _api._plan(bs)[1]
             # and the kernels are told so (blas_steps follows the 12 arrays of
-            # forward, the 17 of loss_and_grads; calls without arrays are
-            # the API's questions, e.g. get_num_threads())
+            # forward, the 17 of loss_and_grads)
             seen = []
-            with spying_kernels(lambda args: len(args) > 12 and seen.append(
+            with spying_kernels(lambda args: seen.append(
                     args[17] if len(args) > 17 + 1 else args[12])):
                 fastrnn.loss_and_grads(*big[:3])
                 fastrnn.forward(big[0], big[1])

@@ -113,51 +113,47 @@ def _blas_threads(b: _validate.Batch):
     return _one_blas_thread
 
 
-def _blas_many(b: _validate.Batch) -> bool:
-    """Whether BLAS may use more than one thread in this call (the caller's
-    setting; without threadpoolctl's answer, yes: OpenBLAS's default is
-    threaded).  Asking threadpoolctl costs ~2 µs."""
+def _blas_many() -> bool:
+    """Whether BLAS may use more than one thread now (the caller's setting;
+    without threadpoolctl's answer, yes: OpenBLAS's default is threaded).
+    Asking threadpoolctl costs ~2 µs."""
     controller = _controller()
     if not controller:
         return True
     return max(lib.num_threads for lib in controller.lib_controllers) > 1
 
 
-def _blas_steps(b: _validate.Batch) -> bool:
-    """The per-step products by BLAS rather than the kernels' own packed
-    product: only above the one-thread range, and only when BLAS may use more
-    than one thread there.
-
-    On one thread the own product beats OpenBLAS, which repacks Waa at every
-    step (A/B, B=64: 0.80x at H = 512, 0.84-0.93x at H = 1024); with two
-    threads OpenBLAS wins there (1.15-1.26x).
-    """
-    if b.B * b.p.H * b.p.H < ONE_THREAD_STEP[1]:
-        return False
-    return _blas_many(b)
-
-
 def _plan(b: _validate.Batch):
     """(BLAS limit context, blas_steps, threads, blas_serial) for a call.
 
-    fastrnn's own threads (threads=0: the kernels decide, see
-    get_num_threads) work where BLAS runs on one thread: in the one-thread
-    range, where _blas_threads limits it, or where the caller limited it.
-    Where BLAS keeps several threads (large steps, a big output layer), its
-    threads do the parallel work and fastrnn's stay at one: with both, the
+    blas_steps, the per-step products by BLAS rather than the kernels' own
+    packed product: only above the one-thread range, and only when BLAS may
+    use more than one thread there.  On one thread the own product beats
+    OpenBLAS, which repacks Waa at every step (A/B, B=64: 0.80x at H = 512,
+    0.84-0.93x at H = 1024); with two threads OpenBLAS wins there
+    (1.15-1.26x).
+
+    threads=0 (the kernels decide, see get_num_threads): fastrnn's own
+    threads, where BLAS runs on one thread: in the one-thread range, where
+    _blas_threads limits it, or where the caller limited it.  Where BLAS
+    keeps several threads (large steps, a big output layer), its threads do
+    the parallel work and fastrnn's stay at one (threads=1): with both, the
     threads OpenBLAS leaves spinning after each product compete with
     fastrnn's at every step (measured: large 1.09x, word 1.04x the time of
-    fastrnn on one thread and BLAS on two).
+    fastrnn on one thread and BLAS on two).  blas_serial: BLAS is on one
+    thread, so the batched gradients' halves may run side by side.
     """
+    lo, hi = ONE_THREAD_STEP
+    bhh = b.B * b.p.H * b.p.H
     limit = _blas_threads(b)
     if limit is _one_blas_thread:
         if not _controller():   # BLAS cannot be limited: its threads do the work
             return limit, False, 1, False
         return limit, False, 0, True
-    if b.B * b.p.H * b.p.H < ONE_THREAD_STEP[0]:
+    if bhh < lo:
         return limit, False, 1, False   # too small for threads of any kind
-    if _blas_many(b):
-        return limit, b.B * b.p.H * b.p.H >= ONE_THREAD_STEP[1], 1, False
+    if _blas_many():
+        return limit, bhh >= hi, 1, False
     return limit, False, 0, True
 
 

@@ -33,7 +33,7 @@ def forward(
     Exactly one of ids (B, T) / dense (B, T, I) is non-empty.  blas_steps:
     the per-step products by BLAS (which may use several threads) instead of
     the kernels' own packed product.  threads: the kernels' threads (0:
-    decided from the size, OpenMP's limit and the busy-machine backoff).
+    decided from the size, get_num_threads and the busy-machine backoff).
     """
 
 def loss_and_grads(

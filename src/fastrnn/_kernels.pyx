@@ -82,7 +82,7 @@ cdef inline Py_ssize_t _packed(Py_ssize_t k, Py_ssize_t n) noexcept nogil:
 
 # The per-step products against Waa are ours (_pmm: T of them reuse one
 # packing) unless the caller asks for BLAS (blas_steps: large steps when BLAS
-# has several threads, see fastrnn._api._blas_steps).  The other products
+# has several threads, see fastrnn._api._plan).  The other products
 # (output layer, dWaa) are ours too when their right operand W, packed, fits
 # in this many bytes: it stays in L2 while the rows of A stream past, and
 # BLAS's per-call packing would cost as much as the arithmetic.  Larger ones
@@ -857,7 +857,8 @@ def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs, A, a_last,
     Exactly one of ids (B, T) / dense (B, T, I) is non-empty.  blas_steps:
     the per-step products by BLAS (which may use several threads) instead of
     the kernels' own packed product.  threads: the recurrence's threads (see
-    _threads; 0: decide from the size and OpenMP's limit).
+    _threads; 0: decide from the size, get_num_threads and the busy-machine
+    backoff).
     """
     cdef Py_ssize_t d[5]
     cdef int tn = cnp.NPY_FLOAT32 if (cnp.PyArray_Check(WaxT) and

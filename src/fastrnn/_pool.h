@@ -20,8 +20,9 @@
  * every wait spins for a bounded time (fr_spin_ns, fr_idle_spin_ns) and then
  * sleeps on a futex, and every wait is timed (see fr_note_call: two calls in
  * a row whose threads waited more than half of their time send the next
- * four seconds of calls to one thread).  GNU OpenMP's pool also does not survive fork() (the
- * child's first team hangs); this pool is rebuilt in the child.
+ * four seconds of calls to one thread).  GNU OpenMP's pool also does not
+ * survive fork() (the child's first team hangs); this pool is rebuilt in the
+ * child.
  *
  * Without futexes (not Linux) waits spin with sched_yield. */
 #ifndef FASTRNN_POOL_H
