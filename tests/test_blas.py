@@ -102,3 +102,25 @@ def test_packed_gemm_shape_mismatch_raises():
     with pytest.raises(ValueError, match="shapes"):
         _packed_gemm(False, A, False, np.ones((5, 2), np.float32),
                      np.empty((3, 2), np.float32), False)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_w", [False, True])
+@pytest.mark.parametrize("k,n", [
+    (1, 1), (3, 5), (7, 16), (8, 8), (8, 16), (9, 17), (16, 4), (25, 27),
+    (50, 50), (64, 64), (65, 193), (128, 193), (130, 31), (5, 300)])
+def test_pack_layout(dtype, trans_w, k, n):
+    # op(W) (k x n) as panels of NR = 2 vectors of columns (16 floats, 8
+    # doubles), each panel p-major, zero past column n: the transposing path
+    # (blocks of VL x VL in registers, then the leftover rows and p one by
+    # one) and the contiguous one must lay out exactly this
+    from fastrnn._kernels import _packed_layout
+    rng = np.random.default_rng(k * 1000 + n)
+    opW = rng.normal(size=(k, n)).astype(dtype)
+    W = np.ascontiguousarray(opW.T) if trans_w else opW
+    NR = 64 // np.dtype(dtype).itemsize
+    panels = -(-n // NR)
+    padded = np.zeros((k, panels * NR), dtype)
+    padded[:, :n] = opW
+    expected = padded.reshape(k, panels, NR).transpose(1, 0, 2).ravel()
+    np.testing.assert_array_equal(_packed_layout(W, trans_w), expected)

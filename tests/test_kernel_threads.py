@@ -33,7 +33,7 @@ def kernel_call(p, X, Y, a0, lengths, threads, blas_serial=True):
              np.empty((q.O, q.H), dt), np.empty(q.O, dt), np.empty((b.B, q.H), dt),
              np.empty((b.B, q.H), dt)]
     loss = _kernels.loss_and_grads(*ki, b.Y, b.lengths, b.a0, *grads, False, threads,
-                                   blas_serial)
+                                   blas_serial)[0]
     return [probs, A, a_last, np.array(loss)] + grads
 
 

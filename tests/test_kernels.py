@@ -383,3 +383,24 @@ def test_a_reused_workspace_is_never_read_before_written(dtype):
             np.testing.assert_array_equal(got[2], want[2])
             for g, w in zip(got_fwd, want_fwd):
                 np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_outputs_are_fresh_owned_arrays(dtype):
+    # the kernels make the outputs (np.empty's work, from C): every call
+    # returns new, writeable, C-contiguous arrays of the parameters' dtype,
+    # sharing no memory with each other or with an earlier call's
+    p, X, Y, a0, lengths = make_problem("all", I=7, H=20, B=3, T=5, dtype=dtype, seed=4)
+    first = fastrnn.forward(p, X, a0, lengths)
+    loss, grads, a_last = fastrnn.loss_and_grads(p, X, Y, a0, lengths)
+    second = fastrnn.forward(p, X, a0, lengths)
+    arrays = list(first) + list(second) + list(grads.values()) + [a_last]
+    for a in arrays:
+        assert a.dtype == dtype and a.flags.writeable
+        assert a.base is None or a.base.base is None  # Wax's gradient is dWax.T
+    for i, a in enumerate(arrays):
+        for b in arrays[i + 1:]:
+            assert not np.shares_memory(a, b)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+        assert a.flags.c_contiguous

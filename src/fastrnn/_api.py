@@ -323,14 +323,17 @@ def forward(params, X, a0=None, lengths=None):
     """
     b = _validate.check_batch(params, X, None, a0, lengths)
     p = b.p
-    probs = np.empty((b.B, b.T, p.O), dtype=p.dtype)
-    A = np.empty((b.B, b.T, p.H), dtype=p.dtype)
-    a_last = np.empty((b.B, p.H), dtype=p.dtype)
+    ids = _EMPTY_IDS if b.ids is None else b.ids
+    dense = _EMPTY_DENSE[p.dtype] if b.dense is None else b.dense
     limit, blas_steps, threads, _ = _plan(b)
+    # the kernels make probs and A (np.empty from Python costs more than the
+    # course-size kernel's softmax); no `with` when there is nothing to limit
+    if limit is _no_limit:
+        return _kernels.forward(p.WaxT, p.Waa, p.ba, p.Wya, p.by, ids, dense,
+                                b.lengths, b.a0, None, None, None, blas_steps, threads)
     with limit:
-        _kernels.forward(*_kernel_inputs(b), b.lengths, b.a0, probs, A, a_last,
-                         blas_steps, threads)
-    return probs, A
+        return _kernels.forward(p.WaxT, p.Waa, p.ba, p.Wya, p.by, ids, dense,
+                                b.lengths, b.a0, None, None, None, blas_steps, threads)
 
 
 def loss_and_grads(params, X, Y, a0=None, lengths=None):
@@ -377,17 +380,19 @@ def loss_and_grads(params, X, Y, a0=None, lengths=None):
     """
     b = _validate.check_batch(params, X, Y, a0, lengths, need_Y=True)
     p = b.p
-    dt = p.dtype
-    dWaxT = np.empty((p.I, p.H), dtype=dt)
-    dWaa = np.empty((p.H, p.H), dtype=dt)
-    dba = np.empty(p.H, dtype=dt)
-    dWya = np.empty((p.O, p.H), dtype=dt)
-    dby = np.empty(p.O, dtype=dt)
-    da0 = np.empty((b.B, p.H), dtype=dt)
-    a_last = np.empty((b.B, p.H), dtype=dt)
+    ids = _EMPTY_IDS if b.ids is None else b.ids
+    dense = _EMPTY_DENSE[p.dtype] if b.dense is None else b.dense
     limit, blas_steps, threads, blas_serial = _plan(b)
-    with limit:
-        loss = _kernels.loss_and_grads(*_kernel_inputs(b), b.Y, b.lengths, b.a0,
-                                       dWaxT, dWaa, dba, dWya, dby, da0, a_last,
-                                       blas_steps, threads, blas_serial)
+    # the gradients and a_last are made by the kernels (see forward)
+    if limit is _no_limit:
+        r = _kernels.loss_and_grads(p.WaxT, p.Waa, p.ba, p.Wya, p.by, ids, dense, b.Y,
+                                    b.lengths, b.a0, None, None, None, None, None, None,
+                                    None, blas_steps, threads, blas_serial)
+    else:
+        with limit:
+            r = _kernels.loss_and_grads(p.WaxT, p.Waa, p.ba, p.Wya, p.by, ids, dense,
+                                        b.Y, b.lengths, b.a0, None, None, None, None,
+                                        None, None, None, blas_steps, threads,
+                                        blas_serial)
+    loss, dWaxT, dWaa, dba, dWya, dby, da0, a_last = r
     return float(loss), _validate.grads_dict(b, dWaxT, dWaa, dba, dWya, dby, da0), a_last

@@ -22,13 +22,14 @@ def forward(
     dense: NDArray[_F],
     lengths: NDArray[np.intp],
     a0: NDArray[_F],
-    probs: NDArray[_F],
-    A: NDArray[_F],
-    a_last: NDArray[_F],
+    probs: NDArray[_F] | None = None,
+    A: NDArray[_F] | None = None,
+    a_last: NDArray[_F] | None = None,
     blas_steps: bool = False,
     threads: int = 0,
-) -> None:
-    """probs (B, T, O), A (B, T, H) and a_last (B, H), written in place.
+) -> tuple[NDArray[_F], NDArray[_F]]:
+    """probs (B, T, O), A (B, T, H) and a_last (B, H), written in place;
+    returns (probs, A).  probs or A None: made here; a_last None: not written.
 
     Exactly one of ids (B, T) / dense (B, T, I) is non-empty.  blas_steps:
     the per-step products by BLAS (which may use several threads) instead of
@@ -47,18 +48,21 @@ def loss_and_grads(
     Y: NDArray[np.intp],
     lengths: NDArray[np.intp],
     a0: NDArray[_F],
-    dWaxT: NDArray[_F],
-    dWaa: NDArray[_F],
-    dba: NDArray[_F],
-    dWya: NDArray[_F],
-    dby: NDArray[_F],
-    da0: NDArray[_F],
-    a_last: NDArray[_F],
+    dWaxT: NDArray[_F] | None = None,
+    dWaa: NDArray[_F] | None = None,
+    dba: NDArray[_F] | None = None,
+    dWya: NDArray[_F] | None = None,
+    dby: NDArray[_F] | None = None,
+    da0: NDArray[_F] | None = None,
+    a_last: NDArray[_F] | None = None,
     blas_steps: bool = False,
     threads: int = 0,
     blas_serial: bool = False,
-) -> float:
-    """Summed cross-entropy; gradients and a_last written in place.
+) -> tuple[float, NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F], NDArray[_F],
+           NDArray[_F], NDArray[_F]]:
+    """Summed cross-entropy; gradients and a_last written in place (those
+    given as None are made here); returns (loss, dWaxT, dWaa, dba, dWya, dby,
+    da0, a_last).
 
     dWaxT is (I, H) = dWax.T.  Exactly one of ids / dense is non-empty.
     blas_steps, threads: as in forward.  blas_serial: BLAS runs on one thread
@@ -93,6 +97,9 @@ def _backing_off() -> bool:
 
 def _last_call() -> tuple[int, int]:
     """(duration, waits) in ns of this thread's last automatic threaded call."""
+
+def _packed_layout(W: NDArray[_F], trans_w: bool) -> NDArray[_F]:
+    """op(W) as the kernels pack it for their own product (for tests)."""
 
 def _fast_tanhf(x: NDArray[np.float32]) -> None:
     """In place x = tanh(x) with the float32 kernel approximation (for tests)."""

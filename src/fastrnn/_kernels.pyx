@@ -24,7 +24,7 @@ from cython cimport floating
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm
-from fastrnn._packgemm cimport _pack, _pmm
+from fastrnn._packgemm cimport _pack, _pmm, fr_packed_size_f, fr_packed_size_d
 
 cnp.import_array()
 
@@ -539,7 +539,8 @@ cdef void _forward(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
     for b in range(B):
         for t in range(T):
             memcpy(A + (b * T + t) * H, Abuf + (t + 1) * BH + b * H, H * sizeof(floating))
-        memcpy(a_last + b * H, Abuf + lengths[b] * BH + b * H, H * sizeof(floating))
+        if a_last != NULL:
+            memcpy(a_last + b * H, Abuf + lengths[b] * BH + b * H, H * sizeof(floating))
     # probs = A @ Wya.T                 (all B*T steps in one GEMM; measured 2x
     # faster than one GEMM per sequence at the word size)
     _mm(False, B * T, O, H, A, H, True, Wya, H, False, probs, O, scratch, nt)
@@ -850,9 +851,18 @@ def par_min_bhh():
     return PAR_MIN_BHH
 
 
-def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs, A, a_last,
-            bint blas_steps=False, int threads=0):
-    """probs (B, T, O), A (B, T, H) and a_last (B, H), written in place.
+cdef object _empty(int tn, int nd, Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t d2):
+    """A new C-contiguous ndarray of typenum tn, shape (d0, d1, d2)[:nd]."""
+    cdef cnp.npy_intp dims[3]
+    dims[0] = d0; dims[1] = d1; dims[2] = d2
+    return cnp.PyArray_EMPTY(nd, dims, tn, 0)
+
+
+def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs=None, A=None,
+            a_last=None, bint blas_steps=False, int threads=0):
+    """probs (B, T, O), A (B, T, H) and a_last (B, H), written in place;
+    returns (probs, A).  probs or A None: made here (saves the caller's
+    np.empty calls); a_last None: not written.
 
     Exactly one of ids (B, T) / dense (B, T, I) is non-empty.  blas_steps:
     the per-step products by BLAS (which may use several threads) instead of
@@ -865,9 +875,16 @@ def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs, A, a_last,
                                       cnp.PyArray_TYPE(WaxT) == cnp.NPY_FLOAT32) else cnp.NPY_FLOAT64
     _check_params(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, tn, d)
     cdef Py_ssize_t B = d[0], T = d[1], I = d[2], H = d[3], O = d[4]
-    _check(probs, "probs", tn, 3, B, T, O, True)
-    _check(A, "A", tn, 3, B, T, H, True)
-    _check(a_last, "a_last", tn, 2, B, H, -1, True)
+    if probs is None:
+        probs = _empty(tn, 3, B, T, O)
+    else:
+        _check(probs, "probs", tn, 3, B, T, O, True)
+    if A is None:
+        A = _empty(tn, 3, B, T, H)
+    else:
+        _check(A, "A", tn, 3, B, T, H, True)
+    if a_last is not None:
+        _check(a_last, "a_last", tn, 2, B, H, -1, True)
     cdef bint is_dense = _dim(dense, 0) > 0
     cdef Py_ssize_t itemsize = 4 if tn == cnp.NPY_FLOAT32 else 8
     work = _workspace(_up16((T + 1) * B * H) + _packed(H, H) + _scratch(itemsize)
@@ -876,7 +893,7 @@ def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs, A, a_last,
     cdef void* w = _data(work)
     cdef void* p6 = _data(probs)
     cdef void* p7 = _data(A)
-    cdef void* p8 = _data(a_last)
+    cdef void* p8 = NULL if a_last is None else _data(a_last)
     cdef int nt = _threads(B, H, threads, blas_steps)
     cdef long long t0 = _call_start(nt)
     with nogil:
@@ -891,12 +908,24 @@ def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs, A, a_last,
                              <double*> x.dense, x.lengths, <double*> x.a0, <double*> p6,
                              <double*> p7, <double*> p8, blas_steps, nt, <double*> w)
     _call_end(nt, threads, t0)
+    return probs, A
+
+
+cdef object _out(object a, str name, int tn, int nd, Py_ssize_t d0, Py_ssize_t d1):
+    """The output array a, checked, or a new one if a is None."""
+    if a is None:
+        return _empty(tn, nd, d0, d1, -1)
+    _check(a, name, tn, nd, d0, d1, -1, True)
+    return a
 
 
 def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
-                   dWaxT, dWaa, dba, dWya, dby, da0, a_last, bint blas_steps=False,
-                   int threads=0, bint blas_serial=False):
-    """Summed cross-entropy; gradients and a_last written in place.
+                   dWaxT=None, dWaa=None, dba=None, dWya=None, dby=None, da0=None,
+                   a_last=None, bint blas_steps=False, int threads=0,
+                   bint blas_serial=False):
+    """Summed cross-entropy; gradients and a_last written in place (those
+    given as None are made here); returns (loss, dWaxT, dWaa, dba, dWya, dby,
+    da0, a_last).
 
     dWaxT is (I, H) = dWax.T.  Exactly one of ids / dense is non-empty.
     blas_steps, threads: as in forward.  blas_serial: BLAS runs on one thread
@@ -909,13 +938,13 @@ def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
     _check_params(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, tn, d)
     cdef Py_ssize_t B = d[0], T = d[1], I = d[2], H = d[3], O = d[4]
     _check(Y, "Y", cnp.NPY_INTP, 2, B, T, -1, False)
-    _check(dWaxT, "dWaxT", tn, 2, I, H, -1, True)
-    _check(dWaa, "dWaa", tn, 2, H, H, -1, True)
-    _check(dba, "dba", tn, 1, H, -1, -1, True)
-    _check(dWya, "dWya", tn, 2, O, H, -1, True)
-    _check(dby, "dby", tn, 1, O, -1, -1, True)
-    _check(da0, "da0", tn, 2, B, H, -1, True)
-    _check(a_last, "a_last", tn, 2, B, H, -1, True)
+    dWaxT = _out(dWaxT, "dWaxT", tn, 2, I, H)
+    dWaa = _out(dWaa, "dWaa", tn, 2, H, H)
+    dba = _out(dba, "dba", tn, 1, H, -1)
+    dWya = _out(dWya, "dWya", tn, 2, O, H)
+    dby = _out(dby, "dby", tn, 1, O, -1)
+    da0 = _out(da0, "da0", tn, 2, B, H)
+    a_last = _out(a_last, "a_last", tn, 2, B, H)
     cdef bint is_dense = _dim(dense, 0) > 0
     cdef Py_ssize_t BT = B * T
     cdef Py_ssize_t itemsize = 4 if tn == cnp.NPY_FLOAT32 else 8
@@ -951,7 +980,7 @@ def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
                 <double*> g4, <double*> g5, <double*> g6, blas_steps, nt, blas_serial,
                 <double*> w)
     _call_end(nt, threads, t0)
-    return loss
+    return loss, dWaxT, dWaa, dba, dWya, dby, da0, a_last
 
 
 def _fast_tanhf(float[::1] x):
@@ -991,3 +1020,18 @@ def _packed_gemm(bint trans_a, floating[:, ::1] A, bint trans_w, floating[:, ::1
         _pack(k, n, w, 1 if trans_w else n, k if trans_w else 1, &wp[0])
         _pmm(m, n, k, a, 1 if trans_a else k, m if trans_a else 1, &wp[0],
              accumulate, &C[0, 0], n)
+
+
+def _packed_layout(floating[:, ::1] W, bint trans_w):
+    """op(W) as _pack lays it out for _pmm (for tests): W is (k, n), or (n, k)
+    when trans_w; returns the fr_packed_size(k, n) elements."""
+    cdef Py_ssize_t k = W.shape[1] if trans_w else W.shape[0]
+    cdef Py_ssize_t n = W.shape[0] if trans_w else W.shape[1]
+    cdef Py_ssize_t size = (fr_packed_size_f(k, n) if floating is float
+                            else fr_packed_size_d(k, n))
+    Wp = np.full(max(size, 1), np.nan, dtype=np.asarray(W).dtype)
+    cdef floating[::1] wp = Wp
+    if k > 0 and n > 0:
+        with nogil:
+            _pack(k, n, &W[0, 0], 1 if trans_w else n, k if trans_w else 1, &wp[0])
+    return Wp[:size]

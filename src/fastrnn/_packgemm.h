@@ -58,6 +58,69 @@ typedef double fr_v4d __attribute__((vector_size(32)));
 #define FR_KC 256   /* terms of k per block: a panel's block is 16 KiB */
 #define FR_MC 120   /* rows of A per block: 120 x 256 floats, 120 KiB, in L2 */
 
+/* Transposes of a VL x VL block: rows x[i * ldx .. + VL - 1] (i < VL) into
+ * rows y[i * ldy ..] (y[i * ldy + r] = x[r * ldx + i]), in registers (the
+ * unpack / shuffle / lane-swap sequence of an AVX transpose; the baseline
+ * clone gets the same shuffles on SSE2 halves). */
+typedef int fr_v8i __attribute__((vector_size(32)));
+typedef long long fr_v4l __attribute__((vector_size(32)));
+
+static inline __attribute__((always_inline)) void
+fr_tr_f(const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy)
+{
+    fr_v8f r[8], t[8], u[8];
+    int i;
+    _Pragma("GCC unroll 8")
+    for (i = 0; i < 8; i++)
+        memcpy(&r[i], x + i * ldx, sizeof r[i]);
+    const fr_v8i lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
+    const fr_v8i s44 = {0, 1, 8, 9, 4, 5, 12, 13}, sEE = {2, 3, 10, 11, 6, 7, 14, 15};
+    const fr_v8i l20 = {0, 1, 2, 3, 8, 9, 10, 11}, l31 = {4, 5, 6, 7, 12, 13, 14, 15};
+    _Pragma("GCC unroll 8")
+    for (i = 0; i < 8; i += 2) {
+        t[i] = __builtin_shuffle(r[i], r[i + 1], lo);
+        t[i + 1] = __builtin_shuffle(r[i], r[i + 1], hi);
+    }
+    _Pragma("GCC unroll 8")
+    for (i = 0; i < 8; i += 4) {
+        u[i] = __builtin_shuffle(t[i], t[i + 2], s44);
+        u[i + 1] = __builtin_shuffle(t[i], t[i + 2], sEE);
+        u[i + 2] = __builtin_shuffle(t[i + 1], t[i + 3], s44);
+        u[i + 3] = __builtin_shuffle(t[i + 1], t[i + 3], sEE);
+    }
+    _Pragma("GCC unroll 8")
+    for (i = 0; i < 4; i++) {
+        r[i] = __builtin_shuffle(u[i], u[i + 4], l20);
+        r[i + 4] = __builtin_shuffle(u[i], u[i + 4], l31);
+    }
+    _Pragma("GCC unroll 8")
+    for (i = 0; i < 8; i++)
+        memcpy(y + i * ldy, &r[i], sizeof r[i]);
+}
+
+static inline __attribute__((always_inline)) void
+fr_tr_d(const double *x, ptrdiff_t ldx, double *y, ptrdiff_t ldy)
+{
+    fr_v4d r[4], t[4];
+    int i;
+    _Pragma("GCC unroll 8")
+    for (i = 0; i < 4; i++)
+        memcpy(&r[i], x + i * ldx, sizeof r[i]);
+    const fr_v4l lo = {0, 4, 2, 6}, hi = {1, 5, 3, 7};
+    const fr_v4l l20 = {0, 1, 4, 5}, l31 = {2, 3, 6, 7};
+    t[0] = __builtin_shuffle(r[0], r[1], lo);
+    t[1] = __builtin_shuffle(r[0], r[1], hi);
+    t[2] = __builtin_shuffle(r[2], r[3], lo);
+    t[3] = __builtin_shuffle(r[2], r[3], hi);
+    r[0] = __builtin_shuffle(t[0], t[2], l20);
+    r[1] = __builtin_shuffle(t[1], t[3], l20);
+    r[2] = __builtin_shuffle(t[0], t[2], l31);
+    r[3] = __builtin_shuffle(t[1], t[3], l31);
+    _Pragma("GCC unroll 8")
+    for (i = 0; i < 4; i++)
+        memcpy(y + i * ldy, &r[i], sizeof r[i]);
+}
+
 #define FR_PACKGEMM(T, SUF, VT, VL)                                              \
 static inline VT fr_ld_##SUF(const T *p)                                       \
 {                                                                              \
@@ -73,25 +136,50 @@ static inline ptrdiff_t fr_packed_size_##SUF(ptrdiff_t k, ptrdiff_t n)         \
 {                                                                              \
     return k * ((n + 2 * VL - 1) / (2 * VL)) * 2 * VL;                         \
 }                                                                              \
-static void fr_pack_##SUF(ptrdiff_t k, ptrdiff_t n, const T *W,                \
-                          ptrdiff_t w_rs, ptrdiff_t w_cs, T *Wp)               \
+FR_VEC static void fr_pack_##SUF(ptrdiff_t k, ptrdiff_t n, const T *W,         \
+                                 ptrdiff_t w_rs, ptrdiff_t w_cs, T *Wp)        \
 {                                                                              \
     ptrdiff_t j0, p, j;                                                        \
     for (j0 = 0; j0 < n; j0 += 2 * VL) {                                       \
         ptrdiff_t w = n - j0 < 2 * VL ? n - j0 : 2 * VL;                       \
         T *q = Wp + j0 * k;                                                    \
         if (w_cs == 1) {                                                       \
-            for (p = 0; p < k; p++, q += 2 * VL) {                             \
-                memcpy(q, W + p * w_rs + j0, w * sizeof(T));                   \
-                for (j = w; j < 2 * VL; j++)                                   \
-                    q[j] = 0;                                                  \
-            }                                                                  \
+            if (w == 2 * VL)                                                   \
+                for (p = 0; p < k; p++, q += 2 * VL) {                         \
+                    fr_st_##SUF(q, fr_ld_##SUF(W + p * w_rs + j0));            \
+                    fr_st_##SUF(q + VL, fr_ld_##SUF(W + p * w_rs + j0 + VL));  \
+                }                                                              \
+            else                                                               \
+                for (p = 0; p < k; p++, q += 2 * VL) {                         \
+                    memcpy(q, W + p * w_rs + j0, w * sizeof(T));               \
+                    for (j = w; j < 2 * VL; j++)                               \
+                        q[j] = 0;                                              \
+                }                                                              \
         } else {                                                               \
-            /* op(W) = X.T: read X's rows j0.. j0+w-1 along p */               \
-            for (j = 0; j < 2 * VL; j++)                                       \
-                for (p = 0; p < k; p++)                                        \
-                    q[p * 2 * VL + j] = j < w ? W[p * w_rs + (j0 + j) * w_cs]  \
-                                              : (T) 0;                         \
+            /* op(W) = X.T: X's rows j0.. j0+w-1 are contiguous along p       \
+             * (w_rs == 1): VL x VL blocks transposed in registers, the       \
+             * rest (p past the last whole block, the rows of a partial       \
+             * half) one by one, zeros past column n */                       \
+            ptrdiff_t pv = w_rs == 1 ? k - k % VL : 0, h;                      \
+            if (w < 2 * VL) {   /* zeros, then the columns below w */          \
+                const VT zero = {0};                                           \
+                for (p = 0; p < k; p++) {                                      \
+                    fr_st_##SUF(q + p * 2 * VL, zero);                         \
+                    fr_st_##SUF(q + p * 2 * VL + VL, zero);                    \
+                }                                                              \
+            }                                                                  \
+            for (h = 0; h < 2 && w_rs == 1; h++) {                             \
+                if (w < (h + 1) * VL)                                          \
+                    break;                                                     \
+                const T *x = W + (j0 + h * VL) * w_cs;                         \
+                for (p = 0; p < pv; p += VL)                                   \
+                    fr_tr_##SUF(x + p, w_cs, q + p * 2 * VL + h * VL, 2 * VL); \
+            }                                                                  \
+            for (j = 0; j < w; j++) {                                          \
+                const ptrdiff_t p0 = j < h * VL ? pv : 0;                      \
+                for (p = p0; p < k; p++)                                       \
+                    q[p * 2 * VL + j] = W[p * w_rs + (j0 + j) * w_cs];         \
+            }                                                                  \
         }                                                                      \
     }                                                                          \
 }                                                                              \

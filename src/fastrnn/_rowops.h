@@ -11,6 +11,10 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+/* the vector helpers are static inline: no ABI crosses a call boundary */
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 /* FR_VEC: the row functions below are compiled twice, for x86-64-v3 (AVX2 and
  * FMA, 8 floats a vector) and for the baseline (SSE2), and the loader picks
@@ -187,8 +191,8 @@ FR_EXP_SHIFT_SUM(float, f, fr_expf)
 FR_EXP_SHIFT_SUM(double, d, exp)
 
 /* Row of logits z (without bias) -> softmax(z + b), in place. */
-#define FR_SOFTMAX(T, SUF)                                                   \
-FR_VEC static void fr_softmax_##SUF(T *restrict z, const T *restrict b,      \
+#define FR_SOFTMAX(T, SUF, NAME)                                                   \
+FR_VEC static void fr_softmax_##NAME(T *restrict z, const T *restrict b,      \
                                     ptrdiff_t n)                             \
 {                                                                            \
     for (ptrdiff_t j = 0; j < n; j++)                                        \
@@ -200,7 +204,7 @@ FR_VEC static void fr_softmax_##SUF(T *restrict z, const T *restrict b,      \
 }                                                                            \
 /* Row of logits z (without bias), target y in [0, n): z becomes            \
  * dL/dz = softmax(z + b) - onehot(y); returns -log softmax(z + b)[y]. */    \
-FR_VEC static double fr_softmax_xent_##SUF(T *restrict z, const T *restrict b, \
+FR_VEC static double fr_softmax_xent_##NAME(T *restrict z, const T *restrict b, \
                                            ptrdiff_t n, ptrdiff_t y)         \
 {                                                                            \
     for (ptrdiff_t j = 0; j < n; j++)                                        \
@@ -214,7 +218,119 @@ FR_VEC static double fr_softmax_xent_##SUF(T *restrict z, const T *restrict b, \
     z[y] -= 1;                                                               \
     return (double) m + log(s) - (double) zy;                                \
 }
-FR_SOFTMAX(float, f)
-FR_SOFTMAX(double, d)
+FR_SOFTMAX(float, f, long_f)
+FR_SOFTMAX(double, d, d)
+
+/* float32 rows of up to FR_ROW elements go through a buffer on the stack,
+ * padded to whole vectors of 8, so that every pass is vector code with no
+ * scalar tail (a row of O = 27 was 3 vectors and 3 scalar exps).  The padding
+ * is -inf for the max and 0 in the sum (its exps are overwritten), and never
+ * reaches z.  Longer rows: the plain loops above (their tails are a small
+ * part of them). */
+#define FR_ROW 512
+
+typedef float fr_r8f __attribute__((vector_size(32)));
+typedef int fr_r8i __attribute__((vector_size(32)));
+typedef float fr_r4f __attribute__((vector_size(16)));
+typedef double fr_r4d __attribute__((vector_size(32)));
+
+static inline fr_r8f fr_r8f_ld(const float *p)
+{
+    fr_r8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* t[0..np) = z + b, -inf past n (np = n rounded up to 8); returns the max
+ * (exact whatever the order; a NaN never wins a comparison, and makes every
+ * output NaN through its exp) */
+static inline float fr_row_in_f(float *restrict t, const float *restrict z,
+                                const float *restrict b, ptrdiff_t n, ptrdiff_t np)
+{
+    ptrdiff_t j;
+    fr_r8f m = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    for (j = 0; j + 8 <= n; j += 8) {
+        const fr_r8f x = fr_r8f_ld(z + j) + fr_r8f_ld(b + j);
+        memcpy(t + j, &x, sizeof x);
+    }
+    if (j < n) {   /* the last n % 8, padded with -inf */
+        float u[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                      -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+        for (ptrdiff_t l = 0; l < n - j; l++)
+            u[l] = z[j + l] + b[j + l];
+        memcpy(t + j, u, sizeof u);
+    }
+    for (j = 0; j < np; j += 8) {
+        const fr_r8f x = fr_r8f_ld(t + j);
+        const fr_r8i gt = x > m;
+        m = (fr_r8f) (((fr_r8i) x & gt) | ((fr_r8i) m & ~gt));
+    }
+    float r = m[0];
+    for (int l = 1; l < 8; l++)
+        r = m[l] > r ? m[l] : r;
+    return r;
+}
+
+/* t[j] = exp(t[j] - m); returns the sum over j < n, in double, in 8 lanes
+ * added pairwise (the padding's exps stay in t: nothing reads them) */
+static inline double fr_row_exp_sum_f(float *t, float m, ptrdiff_t n, ptrdiff_t np)
+{
+    ptrdiff_t j;
+    for (j = 0; j < np; j += 8)
+        for (int l = 0; l < 8; l++)
+            t[j + l] = fr_expf(t[j + l] - m);
+    fr_r4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
+    const fr_r8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    for (j = 0; j < np; j += 8) {
+        /* the padding's lanes (past n) are zeroed, not added */
+        const fr_r8f x = (fr_r8f) ((fr_r8i) fr_r8f_ld(t + j) & (lane < (int) (n - j)));
+        s0 += __builtin_convertvector(__builtin_shufflevector(x, x, 0, 1, 2, 3), fr_r4d);
+        s1 += __builtin_convertvector(__builtin_shufflevector(x, x, 4, 5, 6, 7), fr_r4d);
+    }
+    s0 += s1;
+    return (s0[0] + s0[2]) + (s0[1] + s0[3]);
+}
+
+static inline void fr_row_scale_f(float *t, float inv, ptrdiff_t np)
+{
+    for (ptrdiff_t j = 0; j < np; j += 8) {
+        const fr_r8f x = fr_r8f_ld(t + j) * inv;
+        memcpy(t + j, &x, sizeof x);
+    }
+}
+
+/* Row of logits z (without bias) -> softmax(z + b), in place. */
+FR_VEC static void fr_softmax_f(float *restrict z, const float *restrict b, ptrdiff_t n)
+{
+    float t[FR_ROW] __attribute__((aligned(32)));
+    const ptrdiff_t np = (n + 7) & ~(ptrdiff_t) 7;
+    if (n > FR_ROW) {
+        fr_softmax_long_f(z, b, n);
+        return;
+    }
+    const float m = fr_row_in_f(t, z, b, n, np);
+    const float inv = (float) (1.0 / fr_row_exp_sum_f(t, m, n, np));
+    fr_row_scale_f(t, inv, np);
+    memcpy(z, t, (size_t) n * sizeof(float));
+}
+
+/* Row of logits z (without bias), target y in [0, n): z becomes
+ * dL/dz = softmax(z + b) - onehot(y); returns -log softmax(z + b)[y]. */
+FR_VEC static double fr_softmax_xent_f(float *restrict z, const float *restrict b,
+                                       ptrdiff_t n, ptrdiff_t y)
+{
+    float t[FR_ROW] __attribute__((aligned(32)));
+    const ptrdiff_t np = (n + 7) & ~(ptrdiff_t) 7;
+    if (n > FR_ROW)
+        return fr_softmax_xent_long_f(z, b, n, y);
+    const float m = fr_row_in_f(t, z, b, n, np);
+    const float zy = t[y];
+    const double s = fr_row_exp_sum_f(t, m, n, np);
+    fr_row_scale_f(t, (float) (1.0 / s), np);
+    t[y] -= 1;
+    memcpy(z, t, (size_t) n * sizeof(float));
+    return (double) m + log(s) - (double) zy;
+}
 
 #endif
