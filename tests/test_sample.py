@@ -601,3 +601,148 @@ def test_keyword_only():
 def test_docstring_examples():
     failures, tried = doctest.testmod(sampling, raise_on_error=False, verbose=False)
     assert tried > 0 and failures == 0
+
+
+# ---------------------------------------------------------------- the kernel's parts
+
+ULP_TINY = np.nextafter(0.0, 1.0)  # the spacing of the subnormals
+
+
+def test_draw_exp_within_one_ulp():
+    """The draw's exp (Estrin's scheme, as dispatched) against the correctly
+    rounded exp, over the range it serves, x in [-746, 0]: at most 1 ulp off,
+    subnormal results at most 1 subnormal step off."""
+    from fastrnn._sample import _exp_draw
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.linspace(-746, 0, 400001), -rng.exponential(3.0, 200000),
+                        -rng.uniform(0, 746, 200000), -np.geomspace(1e-300, 1, 10001),
+                        [0.0, -0.0, -5e-324, -0.34657359, -0.34657360, -708.39, -708.40,
+                         -709.0, -744.44, -745.13, -745.14, -746.0]])
+    got = _exp_draw(x)
+    want = np.exp(x.astype(np.longdouble)).astype(np.float64)  # correctly rounded
+    assert (got >= 0).all()
+    normal = want >= np.finfo(np.float64).tiny
+    ulps = np.abs(got[normal].view(np.int64) - want[normal].view(np.int64))
+    assert ulps.max() <= 1
+    assert np.abs(got[~normal] - want[~normal]).max() <= ULP_TINY
+    # libm's own exp: the same bound (a check on the check)
+    assert np.abs(np.exp(x[normal]).view(np.int64) - want[normal].view(np.int64)).max() <= 1
+
+
+def test_draw_exp_underflow_nan_and_zero():
+    from fastrnn._sample import _exp_draw
+    got = _exp_draw(np.array([-746.0, -746.5, -800.0, -1e300, -np.inf, np.nan, 0.0, -0.0, -1.0]))
+    np.testing.assert_array_equal(got[:5], 0.0)
+    assert np.isnan(got[5])
+    np.testing.assert_array_equal(got[6:8], 1.0)
+    assert got[8] == np.exp(-1.0)
+    # every length: the vector tail is handled like the rest
+    for n in range(0, 11):
+        x = -np.arange(n, dtype=np.float64) * 0.37
+        np.testing.assert_array_equal(_exp_draw(x), np.exp(x)) if n == 0 else None
+        assert np.abs(_exp_draw(x) / np.exp(x) - 1).max(initial=0) <= 2.3e-16
+
+
+def numpy_draw(z, by, temperature, top_k, u):
+    """The drawing rule, line for line as fastrnn.reference.sample applies it."""
+    with np.errstate(all="ignore"):
+        s = (z + by).astype(np.float64)
+        order = np.argsort(-s, kind="stable")
+        best = order[0]
+        kept = np.sort(order[:top_k])
+        e = np.exp((s[kept] - s[best]) / temperature)
+        cdf = np.cumsum(e)
+        hit = np.flatnonzero(cdf > u * cdf[-1])
+        if hit.size:
+            return int(kept[hit[0]])
+        positive = np.flatnonzero(e > 0)
+        return int(kept[positive[-1]]) if positive.size else int(best)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_draw_matches_numpy(dtype):
+    """The kernel's fused draw (float64 logits and max in one pass, the
+    exps, the cumsum, the search as a count) against the rule in NumPy, on
+    random logits with ties, NaN and infinities, every top_k, temperatures
+    and uniforms including 0 and the largest below 1."""
+    from fastrnn._sample import _draw
+    rng = np.random.default_rng(1)
+    checked = 0
+    for O in list(range(1, 10)) + [16, 17, 64, 65, 66, 67, 100]:
+        for trial in range(30):
+            kind = trial % 6
+            if kind == 0:
+                z = rng.normal(0, 3, O)
+            elif kind == 1:      # ties
+                z = rng.integers(-2, 3, O).astype(np.float64)
+            elif kind == 2:      # NaN somewhere
+                z = rng.normal(0, 3, O)
+                z[rng.integers(0, O, 1 + O // 4)] = np.nan
+            elif kind == 3:      # infinities
+                z = rng.normal(0, 3, O)
+                z[rng.integers(0, O, 1 + O // 5)] = rng.choice([np.inf, -np.inf], 1 + O // 5)
+            elif kind == 4:      # a wide range: exps that underflow, subnormal
+                z = rng.uniform(-800, 0, O)
+            else:                # all NaN, or one class far ahead
+                z = np.full(O, np.nan) if trial % 12 == 5 else rng.normal(0, 1, O)
+                z[0] = 0 if trial % 12 == 5 else 50.0
+            z = z.astype(dtype)
+            by = rng.normal(0, 1, O).astype(dtype)
+            for u in (0.0, rng.random(), rng.random(), 1 - 2.0 ** -53):
+                for top_k in sorted({1, max(1, O // 3), O}):
+                    for T in (1.0, 0.3, 2.5):
+                        got = _draw(z, by, T, top_k, u)
+                        assert got == numpy_draw(z, by, T, top_k, u), (O, kind, u, top_k, T, z)
+                        checked += 1
+    assert checked > 5000
+
+
+def test_draw_u_on_a_cdf_step_goes_above_it():
+    """cumsum(e)[k] > u * total, strictly: a u exactly on a step picks the
+    class after it (the count of cumsum <= u * total)."""
+    from fastrnn._sample import _draw
+    z = np.zeros(4)
+    by = np.zeros(4)
+    for u, k in ((0.0, 0), (0.25, 1), (0.5, 2), (0.75, 3), (0.2499999, 0)):
+        assert _draw(z, by, 1.0, 4, u) == k == numpy_draw(z, by, 1.0, 4, u)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sampler_product(dtype):
+    """The sampler's packed W @ a: full panels, a zero-padded last panel, or
+    1-2 trailing columns summed as scalars, for every n mod 16 and short and
+    long rows."""
+    from fastrnn._sample import _matvec
+    rng = np.random.default_rng(2)
+    eps = np.finfo(dtype).eps
+    for n in list(range(1, 40)) + [64, 65, 66, 128, 130, 193]:
+        for k in (1, 2, 5, 16, 17, 128):
+            W = rng.normal(0, 1, (n, k)).astype(dtype)
+            a = rng.normal(0, 1, k).astype(dtype)
+            got = _matvec(W, a)
+            want = W.astype(np.float64) @ a.astype(np.float64)
+            bound = (k + 1) * eps * (np.abs(W).astype(np.float64) @ np.abs(a).astype(np.float64))
+            assert got.shape == (n,)
+            assert (np.abs(got - want) <= bound).all(), (n, k)
+    # each sum in p order in one accumulator: a row's value does not depend
+    # on the other rows (its panel, its group, scalar or vector)
+    W = rng.normal(0, 1, (193, 128)).astype(dtype)
+    a = rng.normal(0, 1, 128).astype(dtype)
+    full = _matvec(W, a)
+    for lo, hi in ((0, 1), (190, 193), (64, 65), (0, 128), (128, 193), (5, 37)):
+        np.testing.assert_array_equal(_matvec(np.ascontiguousarray(W[lo:hi]), a), full[lo:hi])
+    W[3, 7] = np.nan
+    assert np.isnan(_matvec(W, a)[3]) and np.isfinite(np.delete(_matvec(W, a), 3)).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("V,H", [(65, 128), (17, 16), (33, 17), (100, 37), (2, 200), (1, 3)])
+def test_shapes_of_the_packed_product(V, H, dtype):
+    """The kernel against the reference where Waa and Wya have full panels,
+    scalar trailing columns (n % 16 or n % 8 in 1..2) or padded ones, and H
+    longer and shorter than a product piece (16 terms)."""
+    p = make_params(V, H, dtype, seed=V + 7 * H)
+    for seed in range(3):
+        for kw in ({}, {"prime": [0, V - 1]}, {"top_k": max(1, V // 2)}):
+            assert_twins_agree(sample(p, 200, seed=seed, **kw),
+                               reference.sample(p, 200, seed=seed, **kw), p, seed, **kw)

@@ -30,3 +30,14 @@ def sample(
     Feeds prime first (no draws), then draws token t with u[t].  Stops after
     stop_id (-1: never) or len(u) tokens.  top_k = O keeps every class.
     """
+
+# for the tests
+def _exp_draw(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """exp(x) with the draw's exp (x <= 0 or NaN) as dispatched, a new array."""
+
+def _matvec(W: NDArray[_F], a: NDArray[_F]) -> NDArray[_F]:
+    """W @ a with the sampler's packed product, a new array."""
+
+def _draw(z: NDArray[_F], by: NDArray[_F], temperature: float, top_k: int,
+          u: float) -> int:
+    """The class one token draws from the logits z + by (the kernel's steps)."""

@@ -3,147 +3,162 @@
 Only ``fastrnn.sampling`` calls this, after it has checked every argument:
 the parameters are C-contiguous and of one dtype, O == I, the prime ids are in
 [0, I), ``top_k`` is in [1, O], ``stop_id`` is in [0, O) or -1 for none, and
-the uniforms are drawn.  Nothing here checks again.
+the uniforms are drawn.  Nothing here checks again.  The loop itself is C
+(``fr_smp_run`` in ``_draw.h``, built for AVX2 and for the baseline, the loader
+picking one); this module packs the weights, owns the workspaces and releases
+the GIL.
 
 One token, the twin of ``fastrnn.reference.sample`` line for line:
 
-    [Waa a; Wya a] = W a                 (W = [Waa; Wya], ONE product for both)
     z  = Wya a + by                      (params dtype)
     s  = float64(z)
     kept = the top_k classes by s        (NaN ranks last, ties to the lower id)
     e  = exp((s[kept] - s[best]) / temperature)   (best = the top-ranked class)
     k  = kept[first i with cumsum(e)[i] > u * sum(e)]   (inverse CDF)
          or the last kept class with e > 0, or best     (NaN fallback)
-    a  = tanh(Waa a + Wax[:, k] + ba)    (Waa a from the same product; a row gather)
+    a  = tanh(Waa a + Wax[:, k] + ba)    (a row gather)
 
-Waa a does not depend on the drawn k, so it comes out of the same product as
-the logits: the kernels' own (``_packgemm.h``), against W.T packed once per
-call.  It sums each dot product in a different order from the reference's
-``np.matmul`` (BLAS gemv), so the logits may differ in their last bits, and a
-draw whose u falls that close to a CDF boundary may go the other way (the
-tests allow exactly that and nothing more).  The CDF is accumulated in
-float64 in class-id order, sequentially, as ``np.cumsum`` does, so both twins
-compare (nearly always) the same doubles.  The temperature divides s - max(s), never s alone, so that
-a tiny temperature cannot overflow the logits and tie them: it tends to
-greedy decoding.
+The products are the sampler's own, against Waa.T and Wya.T packed once per
+call into 64-byte aligned panels (``_draw.h``): every dot product is summed
+over p in order in one accumulator, the sums of ``_packgemm.h``'s product bit
+for bit, in a different order from the reference's ``np.matmul`` (BLAS
+gemv), so the logits may differ in their last bits, and a draw whose u falls
+that close to a CDF boundary may go the other way (the tests allow exactly
+that and nothing more).  The CDF is accumulated in float64 in class-id
+order, sequentially, as ``np.cumsum`` does, so both twins compare (nearly
+always) the same doubles; the first class above u * sum(e) is found as the
+count of the CDF entries at or below it (the CDF does not decrease).  The
+temperature divides s - max(s), never s alone, so that a tiny temperature
+cannot overflow the logits and tie them: it tends to greedy decoding; a
+temperature of 1 skips the division (exact).  exp is ``_draw.h``'s, within 1
+ulp (Taylor to r**13 by Estrin's scheme); tanh is the kernels' row function
+(``_rowops.h``; float32: within 2 ulp).
 
-Speed: at H = 128, V = 65 one token is one small product plus H tanh and V
-exp.  OpenBLAS's sgemv took 10,000 instructions of the 16,000 a token cost
-(callgrind); the packed product, one row against four panels of W.T at once,
-needs ~4,500.  tanh is the kernels' row function (``_rowops.h``); the best
-class and the float64 weights exp((s - m) / temperature) are ``_draw.h``'s
-(libm's exp does not vectorise; that one does).  All three are built for AVX2
-and for the baseline, the loader picking one.
+Speed.  At H = 128, V = 65, float32, a token streams 97 KB of weights from
+L2 (the product ~1.1 µs of a token, ~29 bytes a cycle, near this core's L2
+bandwidth) and the rest is a serial chain of small steps, so the token is
+arranged around the stream:
+
+* Wya a first (the logits), then Waa a, which the draw does not need, in
+  pieces of 16 terms of p; after each piece one step of the draw (float64
+  logits and their max in one pass, 16 exps, 24 terms of the cumsum, the
+  count) and, once k is drawn, 16 elements of the new state whose Waa a is
+  complete.  The core runs a step's latency-bound chain under the stream.
+* the last n % 16 columns of a product (Wya's 65th at V = 65) are scalar
+  chains inside a panel group's loop, not a 13th panel of 8 KiB padded with
+  15 zero columns; panel groups of up to 4 (8 vector accumulators).
+* no Python, no BLAS and no function pointer inside the loop; the float64
+  logits, max, exps, cumsum and count vectorised without scalar tails (the
+  logits padded to a multiple of 4 with -inf).
+
+Measured (this VM, 2 shared vCPUs; old = the previous kernel, fr_gemmp_f
+against [Waa; Wya] packed plus the Cython draw; medians of interleaved
+runs): 100,000-token calls 1.76 -> 1.46 µs a token; a C harness of the loop
+alone 1.69 -> 1.40 (of which the product alone 1.11, the draw 0.17, tanh 0.11
+on top of it: the core overlaps them with the stream only in part).  Tried
+and dropped (no gain within the noise, or slower): taking the panel groups
+backward every other token (so that the last panels read stay in L1:
+<= 0.04 µs), software prefetch of the next piece or 8 to 64 rows ahead
+(slower by 0.05 to 0.4 µs), leaving the state's last elements to the next
+token's first pieces, pieces of 8 or 32 terms, groups of 2 or 3 panels.
 """
 import numpy as np
 
 from cython cimport floating
-from libc.math cimport isnan
+from libc.math cimport INFINITY
+from libc.stdlib cimport free
+from libc.string cimport memcpy, memset
 
-from fastrnn._packgemm cimport _pack, _pmm, fr_packed_size_f, fr_packed_size_d
 
-
-cdef extern from "_rowops.h" nogil:
-    void fr_bias_tanh_f(float* c, const float* b, Py_ssize_t n)
-    void fr_bias_tanh_d(double* c, const double* b, Py_ssize_t n)
+cdef extern from "stdlib.h" nogil:
+    int posix_memalign(void** p, size_t alignment, size_t size)
 
 
 cdef extern from "_draw.h" nogil:
-    void fr_draw_weights(double* e, const double* s, double m, double temperature,
-                         Py_ssize_t n)
-    Py_ssize_t fr_best(const double* s, Py_ssize_t n)
+    ctypedef struct fr_draw_args:
+        Py_ssize_t O, O4, top_k
+        double temperature
+        double* s
+        double* e
+        Py_ssize_t* top
+        char* kept
+    Py_ssize_t fr_smp_size_f(Py_ssize_t k, Py_ssize_t n)
+    Py_ssize_t fr_smp_size_d(Py_ssize_t k, Py_ssize_t n)
+    Py_ssize_t fr_smp_ysize_f(Py_ssize_t n)
+    Py_ssize_t fr_smp_ysize_d(Py_ssize_t n)
+    void fr_smp_pack_f(Py_ssize_t k, Py_ssize_t n, const float* W, float* Wp)
+    void fr_smp_pack_d(Py_ssize_t k, Py_ssize_t n, const double* W, double* Wp)
+    void fr_smp_matvec_f(Py_ssize_t k, Py_ssize_t n, const float* Wp, const float* a,
+                         float* y)
+    void fr_smp_matvec_d(Py_ssize_t k, Py_ssize_t n, const double* Wp, const double* a,
+                         double* y)
+    Py_ssize_t fr_smp_run_f(Py_ssize_t H, const float* Waap, const float* Wyap,
+                            const float* WaxT, const float* ba, const float* byp,
+                            const Py_ssize_t* prime, Py_ssize_t n_prime, float* a,
+                            float* a2, const fr_draw_args* d, Py_ssize_t stop_id,
+                            const double* u, Py_ssize_t length, Py_ssize_t* out,
+                            float* ya, float* yy)
+    Py_ssize_t fr_smp_run_d(Py_ssize_t H, const double* Waap, const double* Wyap,
+                            const double* WaxT, const double* ba, const double* byp,
+                            const Py_ssize_t* prime, Py_ssize_t n_prime, double* a,
+                            double* a2, const fr_draw_args* d, Py_ssize_t stop_id,
+                            const double* u, Py_ssize_t length, Py_ssize_t* out,
+                            double* ya, double* yy)
+    Py_ssize_t fr_draw_run_f(const fr_draw_args* d, const float* z, const float* byp,
+                             double u)
+    Py_ssize_t fr_draw_run_d(const fr_draw_args* d, const double* z, const double* byp,
+                             double u)
+    void fr_exp_draw(double* e, const double* x, Py_ssize_t n)
 
 
-cdef inline void _matvec(Py_ssize_t m, Py_ssize_t k, const floating* Wp,
-                         const floating* x, floating* y) noexcept nogil:
-    """y (m,) = W @ x for W (m, k) packed transposed (fr_pack of W.T), x (k,).
-    The first m' rows of W are the product for any m' <= m."""
-    _pmm(1, m, k, x, k, 1, Wp, False, y, m)
+cdef inline Py_ssize_t _up(Py_ssize_t n) noexcept nogil:
+    """n bytes rounded up to a whole number of 64-byte cache lines"""
+    return (n + 63) & ~<Py_ssize_t> 63
 
 
-cdef inline void _update(Py_ssize_t H, const floating* Waa_a, const floating* wax,
-                         const floating* ba, floating* a) noexcept nogil:
-    """a = tanh(Waa a_prev + Wax[:, x] + ba), given Waa_a = Waa a_prev and
-    wax = Wax[:, x] (row x of Wax.T); Waa_a must not overlap a."""
-    cdef Py_ssize_t j
-    for j in range(H):
-        a[j] = Waa_a[j] + wax[j]
-    # a = tanh(a + ba): the kernels' row function (_rowops.h; float32: within
-    # 2 ulp, vectorised for AVX2)
-    if floating is float:
-        fr_bias_tanh_f(a, ba, H)
-    else:
-        fr_bias_tanh_d(a, ba, H)
+cdef struct _Work:
+    # one block of 64-byte aligned pieces: the packed weights Waa.T and Wya.T,
+    # by padded with -inf to O4, the two state buffers, y = Waa a, Wya a, and
+    # the draw's float64 workspaces
+    void* block
+    void* Waap
+    void* Wyap
+    void* byp
+    void* a
+    void* a2
+    void* ya
+    void* yy
+    fr_draw_args d
 
 
-cdef inline bint _beats(double sj, double si) noexcept nogil:
-    """Class j ranks above class i < j: a strictly larger s, NaN ranking last.
-
-    The order of ``np.argsort(-s, kind="stable")``: descending, NaN last,
-    ties kept in increasing id order.
-    """
-    if isnan(si):
-        return not isnan(sj)
-    return sj > si
-
-
-cdef Py_ssize_t _pick(Py_ssize_t O, Py_ssize_t top_k, const floating* Wya_a,
-                      const floating* by, double temperature, double u, double* s,
-                      double* e, Py_ssize_t* top, char* kept) noexcept nogil:
-    """The class drawn by inverse CDF from softmax(z / temperature) over the
-    top_k classes of z = Wya a + by.
-
-    s, e (O,) float64, top (top_k,) and kept (O,) are workspaces.
-    """
-    cdef Py_ssize_t j, i, n, best
-    cdef double m, total, acc
-    cdef bint every = top_k >= O
-    for j in range(O):
-        s[j] = <double> (Wya_a[j] + by[j])
-    if every:
-        best = fr_best(s, O)
-    else:
-        # insertion into the ranked list top[0:n]; j is the highest id so far,
-        # so it moves up only past classes it strictly beats
-        n = 0
-        for j in range(O):
-            if n == top_k:
-                if not _beats(s[j], s[top[n - 1]]):
-                    continue
-                i = n - 1
-            else:
-                i = n
-                n += 1
-            while i > 0 and _beats(s[j], s[top[i - 1]]):
-                top[i] = top[i - 1]
-                i -= 1
-            top[i] = j
-        best = top[0]
-        for j in range(O):
-            kept[j] = 0
-        for i in range(top_k):
-            kept[top[i]] = 1
-    m = s[best]
-    # e = exp((s - m) / temperature) for every class (one vectorised loop,
-    # _draw.h), then the sums over the kept ones in id order
-    fr_draw_weights(e, s, m, temperature, O)
-    # cumsum(e) over the kept classes in id order, into s (free now): one
-    # chain of dependent additions, the same ones np.cumsum makes
-    acc = 0.0
-    for j in range(O):
-        if every or kept[j]:
-            acc += e[j]
-        s[j] = acc
-    # the smallest kept k with cumsum(e)[k] > u * total, i.e. cumsum(p)[k] > u
-    total = acc * u
-    for j in range(O):
-        if (every or kept[j]) and s[j] > total:
-            return j
-    # only NaN gets here: for finite e the last sum is total > u * total (u < 1)
-    for j in range(O - 1, -1, -1):
-        if (every or kept[j]) and e[j] > 0:
-            return j
-    return best
+cdef int _alloc(_Work* w, Py_ssize_t H, Py_ssize_t O, Py_ssize_t item, Py_ssize_t nWaa,
+                Py_ssize_t nWya, Py_ssize_t nya, Py_ssize_t nyy) noexcept nogil:
+    """Carve w's pieces out of one 64-byte aligned block (a panel's row is a
+    cache line); 0, or -1 out of memory."""
+    cdef Py_ssize_t O4 = (O + 3) & ~<Py_ssize_t> 3
+    cdef Py_ssize_t sizes[11]
+    cdef void** ptrs[11]
+    cdef Py_ssize_t i, total = 0
+    cdef char* p
+    sizes[:] = [nWaa * item, nWya * item, O4 * item, H * item, H * item, nya * item,
+                nyy * item, 2 * O4 * 8, O4 * 8, O * sizeof(Py_ssize_t), O]
+    ptrs[:] = [&w.Waap, &w.Wyap, &w.byp, &w.a, &w.a2, &w.ya, &w.yy,
+               <void**> &w.d.s, <void**> &w.d.e, <void**> &w.d.top, <void**> &w.d.kept]
+    for i in range(11):
+        total += _up(sizes[i])
+    w.block = NULL
+    if posix_memalign(&w.block, 64, total) != 0:
+        return -1
+    p = <char*> w.block
+    for i in range(11):
+        ptrs[i][0] = p
+        p += _up(sizes[i])
+    # the product's padding columns are read (never used) before written
+    memset(w.ya, 0, sizes[5])
+    memset(w.yy, 0, sizes[6])
+    w.d.O = O
+    w.d.O4 = O4
+    return 0
 
 
 def sample(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
@@ -157,36 +172,97 @@ def sample(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
     stop_id (-1: never) or len(u) tokens.  top_k = O keeps every class.
     """
     cdef Py_ssize_t H = Waa.shape[0], O = Wya.shape[0]
-    cdef Py_ssize_t n_prime = prime.shape[0], length = u.shape[0]
-    dt = np.float32 if floating is float else np.float64
-    # W = [Waa; Wya] (H + O, H): one product per token gives Waa a and Wya a;
-    # Wp = W.T packed (columns j < H: Waa a, the rest: Wya a)
-    cdef floating[:, ::1] W = np.concatenate([Waa, Wya])
-    cdef Py_ssize_t np_ = (fr_packed_size_f(H, H + O) if floating is float
-                           else fr_packed_size_d(H, H + O))
-    cdef floating[::1] Wp = np.empty(np_, dtype=dt)
-    # workspaces: the state, W a, and the float64 softmax
-    cdef floating[::1] a = np.array(a0, dtype=dt)
-    cdef floating[::1] Wa = np.empty(H + O, dtype=dt)
-    cdef double[::1] s = np.empty(O, dtype=np.float64)
-    cdef double[::1] e = np.empty(O, dtype=np.float64)
-    cdef Py_ssize_t[::1] top = np.empty(O, dtype=np.intp)
-    cdef char[::1] kept = np.empty(O, dtype=np.int8)
-    cdef Py_ssize_t t, k, n = 0
+    cdef Py_ssize_t n_prime = prime.shape[0], length = u.shape[0], n = 0, j
+    cdef _Work w
+    cdef int rc
+    if length == 0:
+        return 0
     with nogil:
-        _pack(H, H + O, &W[0, 0], 1, H, &Wp[0])
-        for t in range(n_prime):
-            # Wa[:H] = Waa @ a
-            _matvec(H, H, &Wp[0], &a[0], &Wa[0])
-            _update(H, &Wa[0], &WaxT[prime[t], 0], &ba[0], &a[0])
-        for t in range(length):
-            # Wa = [Waa; Wya] @ a
-            _matvec(H + O, H, &Wp[0], &a[0], &Wa[0])
-            k = _pick(O, top_k, &Wa[H], &by[0], temperature, u[t], &s[0], &e[0],
-                      &top[0], &kept[0])
-            out[t] = k
-            n = t + 1
-            if k == stop_id or n == length:
-                break
-            _update(H, &Wa[0], &WaxT[k, 0], &ba[0], &a[0])
+        if floating is float:
+            rc = _alloc(&w, H, O, sizeof(float), fr_smp_size_f(H, H), fr_smp_size_f(H, O),
+                        fr_smp_ysize_f(H), fr_smp_ysize_f(O))
+        else:
+            rc = _alloc(&w, H, O, sizeof(double), fr_smp_size_d(H, H), fr_smp_size_d(H, O),
+                        fr_smp_ysize_d(H), fr_smp_ysize_d(O))
+        if rc == 0:
+            w.d.top_k = top_k
+            w.d.temperature = temperature
+            memcpy(w.a, &a0[0], H * sizeof(floating))
+            memcpy(w.byp, &by[0], O * sizeof(floating))
+            for j in range(O, w.d.O4):
+                (<floating*> w.byp)[j] = -INFINITY
+            if floating is float:
+                fr_smp_pack_f(H, H, &Waa[0, 0], <float*> w.Waap)
+                fr_smp_pack_f(H, O, &Wya[0, 0], <float*> w.Wyap)
+                n = fr_smp_run_f(H, <float*> w.Waap, <float*> w.Wyap, &WaxT[0, 0], &ba[0],
+                                 <float*> w.byp, &prime[0] if n_prime else NULL, n_prime,
+                                 <float*> w.a, <float*> w.a2, &w.d, stop_id, &u[0], length,
+                                 &out[0], <float*> w.ya, <float*> w.yy)
+            else:
+                fr_smp_pack_d(H, H, &Waa[0, 0], <double*> w.Waap)
+                fr_smp_pack_d(H, O, &Wya[0, 0], <double*> w.Wyap)
+                n = fr_smp_run_d(H, <double*> w.Waap, <double*> w.Wyap, &WaxT[0, 0], &ba[0],
+                                 <double*> w.byp, &prime[0] if n_prime else NULL, n_prime,
+                                 <double*> w.a, <double*> w.a2, &w.d, stop_id, &u[0], length,
+                                 &out[0], <double*> w.ya, <double*> w.yy)
+            free(w.block)
+    if rc != 0:
+        raise MemoryError("sample: out of memory for the packed weights")
     return n
+
+
+# ---------------------------------------------------------------- for the tests
+
+def _exp_draw(const double[::1] x):
+    """exp(x) with the draw's exp (x <= 0 or NaN) as dispatched, a new array."""
+    e = np.empty(x.shape[0], dtype=np.float64)
+    cdef double[::1] ev = e
+    if x.shape[0]:
+        fr_exp_draw(&ev[0], &x[0], x.shape[0])
+    return e
+
+
+def _matvec(const floating[:, ::1] W, const floating[::1] a):
+    """W @ a with the sampler's packed product, a new array."""
+    cdef Py_ssize_t n = W.shape[0], k = W.shape[1]
+    dt = np.float32 if floating is float else np.float64
+    cdef floating[::1] Wp = np.zeros(max((fr_smp_size_f(k, n) if floating is float
+                                          else fr_smp_size_d(k, n)), 1), dtype=dt)
+    cdef floating[::1] y = np.zeros(fr_smp_ysize_f(n) if floating is float
+                                    else fr_smp_ysize_d(n), dtype=dt)
+    if floating is float:
+        fr_smp_pack_f(k, n, &W[0, 0], &Wp[0])
+        fr_smp_matvec_f(k, n, &Wp[0], &a[0], &y[0])
+    else:
+        fr_smp_pack_d(k, n, &W[0, 0], &Wp[0])
+        fr_smp_matvec_d(k, n, &Wp[0], &a[0], &y[0])
+    return np.asarray(y)[:n].copy()
+
+
+def _draw(const floating[::1] z, const floating[::1] by, double temperature,
+          Py_ssize_t top_k, double u):
+    """The class one token draws from the logits z + by (the kernel's steps)."""
+    cdef Py_ssize_t O = z.shape[0], O4 = (O + 3) & ~3, j
+    dt = np.float32 if floating is float else np.float64
+    cdef floating[::1] zp = np.zeros(O4, dtype=dt)
+    cdef floating[::1] bp = np.full(O4, -np.inf, dtype=dt)
+    cdef double[::1] s = np.zeros(2 * O4)
+    cdef double[::1] e = np.zeros(O4)
+    cdef Py_ssize_t[::1] top = np.zeros(O, dtype=np.intp)
+    cdef char[::1] kept = np.zeros(O, dtype=np.int8)
+    cdef fr_draw_args d
+    for j in range(O):
+        zp[j] = z[j]
+        bp[j] = by[j]
+    d.O = O
+    d.O4 = O4
+    d.top_k = top_k
+    d.temperature = temperature
+    d.s = &s[0]
+    d.e = &e[0]
+    d.top = &top[0]
+    d.kept = &kept[0]
+    if floating is float:
+        return fr_draw_run_f(&d, &zp[0], &bp[0], u)
+    else:
+        return fr_draw_run_d(&d, &zp[0], &bp[0], u)

@@ -2,7 +2,7 @@
 
 :func:`sample` checks its arguments (:func:`check_sample`, shared with its
 NumPy twin :func:`fastrnn.reference.sample`), draws the uniforms, and runs the
-Cython + BLAS kernel (:mod:`fastrnn._sample`) with the GIL released.
+Cython + C kernel (:mod:`fastrnn._sample`) with the GIL released.
 """
 from __future__ import annotations
 
