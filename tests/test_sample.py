@@ -639,7 +639,8 @@ def test_draw_exp_underflow_nan_and_zero():
     # every length: the vector tail is handled like the rest
     for n in range(0, 11):
         x = -np.arange(n, dtype=np.float64) * 0.37
-        np.testing.assert_array_equal(_exp_draw(x), np.exp(x)) if n == 0 else None
+        if n == 0:
+            np.testing.assert_array_equal(_exp_draw(x), np.exp(x))
         assert np.abs(_exp_draw(x) / np.exp(x) - 1).max(initial=0) <= 2.3e-16
 
 

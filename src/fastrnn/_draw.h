@@ -185,8 +185,8 @@ typedef struct {
  *                   top_k < O the top_k classes ranked by insertion (top),
  *                   their mask (kept), m = s[top[0]];
  *   FR_DRAW_EXP     e = exp((s - m) / temperature), FR_DRAW_EB at a step,
- *                   the exponent clamped at -746 (exp rounds to 0; -inf
- *                   too), NaN kept; zero for the classes not kept;
+ *                   0 for an exponent below -746 (where exp rounds to
+ *                   0; -inf too), NaN kept; zero for the classes not kept;
  *                   temperature == 1 skips the division (x / 1 == x);
  *   FR_DRAW_CUMSUM  c = cumsum(e), FR_DRAW_CB terms at a step: the
  *                   sequential sum of np.cumsum, in id order (the classes
@@ -438,7 +438,7 @@ FR_AI void fr_smp_piece_##SUF(const int P, const int S, ptrdiff_t k,           \
 FR_AI ptrdiff_t fr_smp_groups_##SUF(ptrdiff_t n)                               \
 {                                                                              \
     const ptrdiff_t np = fr_smp_panels_##SUF(n);                               \
-    return np > 0 ? (np + FR_SMP_GMAX - 1) / FR_SMP_GMAX : 1;                                          \
+    return np > 0 ? (np + FR_SMP_GMAX - 1) / FR_SMP_GMAX : 1;                \
 }                                                                              \
 /* group g of y = W a over p = p0..p1-1; the columns it holds end at the      \
  * returned one */                                                             \

@@ -44,9 +44,11 @@ arranged around the stream:
   logits and their max in one pass, 16 exps, 24 terms of the cumsum, the
   count) and, once k is drawn, 16 elements of the new state whose Waa a is
   complete.  The core runs a step's latency-bound chain under the stream.
-* the last n % 16 columns of a product (Wya's 65th at V = 65) are scalar
-  chains inside a panel group's loop, not a 13th panel of 8 KiB padded with
-  15 zero columns; panel groups of up to 4 (8 vector accumulators).
+* when a product's last panel would hold only 1 or 2 columns (n % 16 for
+  float32, n % 8 for float64: Wya's 65th row at V = 65), they are scalar
+  chains inside the last panel group's loop, not a 5th panel of Wya.T
+  padded with 14 or 15 zero columns; panel groups of up to 4 (8 vector
+  accumulators).
 * no Python, no BLAS and no function pointer inside the loop; the float64
   logits, max, exps, cumsum and count vectorised without scalar tails (the
   logits padded to a multiple of 4 with -inf).
@@ -153,7 +155,9 @@ cdef int _alloc(_Work* w, Py_ssize_t H, Py_ssize_t O, Py_ssize_t item, Py_ssize_
     for i in range(11):
         ptrs[i][0] = p
         p += _up(sizes[i])
-    # the product's padding columns are read (never used) before written
+    # yy: the logits' slack past O (up to a multiple of 4, after scalar
+    # columns) is read (and never wins) before anything writes it; ya is
+    # written before it is read, zeroed all the same
     memset(w.ya, 0, sizes[5])
     memset(w.yy, 0, sizes[6])
     w.d.O = O

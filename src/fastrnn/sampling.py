@@ -82,7 +82,7 @@ def check_sample(params, length, prime=None, a0=None, temperature=1.0, top_k=Non
             f"sampling feeds each generated id back as the next input, so the output "
             f"size O={p.O} (Wya rows) must equal the input size I={p.I} (Wax columns)")
     if p.H + p.O > _validate.INT_MAX:
-        raise ValueError(f"H + O = {p.H + p.O} exceeds BLAS's 32-bit limit {_validate.INT_MAX}")
+        raise ValueError(f"H + O = {p.H + p.O} exceeds the sampler's limit {_validate.INT_MAX}")
     n = _int(length, "length")
     if n < 0:
         raise ValueError(f"length must be >= 0, got {n}")
