@@ -21,6 +21,22 @@
 
 #include "_rowops.h"  /* FR_VEC, fr_tanhf */
 
+/* The sampler's workspaces are pieces of one block, each rounded up to 64
+ * bytes (_sample.pyx).  Under AddressSanitizer (FASTRNN_ASAN=1) each piece is
+ * also followed by a 64-byte red zone, and the slack and red zone after it
+ * are poisoned, so that an overrun past any piece is reported as it would be
+ * for separate allocations.  No red zone and no-ops otherwise. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+static inline ptrdiff_t fr_redzone(void) { return 64; }
+static inline void fr_poison(void *p, ptrdiff_t n) { ASAN_POISON_MEMORY_REGION(p, n); }
+static inline void fr_unpoison(void *p, ptrdiff_t n) { ASAN_UNPOISON_MEMORY_REGION(p, n); }
+#else
+static inline ptrdiff_t fr_redzone(void) { return 0; }
+static inline void fr_poison(void *p, ptrdiff_t n) { (void) p; (void) n; }
+static inline void fr_unpoison(void *p, ptrdiff_t n) { (void) p; (void) n; }
+#endif
+
 /* the vector helpers are always inlined, into each clone of their callers:
  * no vector crosses a call boundary, whose ABI would differ between the
  * AVX2 clone and the baseline one */

@@ -77,6 +77,9 @@ cdef extern from "stdlib.h" nogil:
 
 
 cdef extern from "_draw.h" nogil:
+    Py_ssize_t fr_redzone()
+    void fr_poison(void* p, Py_ssize_t n)
+    void fr_unpoison(void* p, Py_ssize_t n)
     ctypedef struct fr_draw_args:
         Py_ssize_t O, O4, top_k
         double temperature
@@ -123,6 +126,7 @@ cdef struct _Work:
     # by padded with -inf to O4, the two state buffers, y = Waa a, Wya a, and
     # the draw's float64 workspaces
     void* block
+    Py_ssize_t total           # the block's bytes
     void* Waap
     void* Wyap
     void* byp
@@ -146,15 +150,18 @@ cdef int _alloc(_Work* w, Py_ssize_t H, Py_ssize_t O, Py_ssize_t item, Py_ssize_
                 nyy * item, 2 * O4 * 8, O4 * 8, O * sizeof(Py_ssize_t), O]
     ptrs[:] = [&w.Waap, &w.Wyap, &w.byp, &w.a, &w.a2, &w.ya, &w.yy,
                <void**> &w.d.s, <void**> &w.d.e, <void**> &w.d.top, <void**> &w.d.kept]
+    cdef Py_ssize_t rz = fr_redzone()   # 64 in ASan builds, else 0
     for i in range(11):
-        total += _up(sizes[i])
+        total += _up(sizes[i]) + rz
     w.block = NULL
     if posix_memalign(&w.block, 64, total) != 0:
         return -1
     p = <char*> w.block
     for i in range(11):
         ptrs[i][0] = p
-        p += _up(sizes[i])
+        fr_poison(p + sizes[i], _up(sizes[i]) - sizes[i] + rz)   # ASan builds only
+        p += _up(sizes[i]) + rz
+    w.total = total
     # yy: the logits' slack past O (up to a multiple of 4, after scalar
     # columns) is read (and never wins) before anything writes it; ya is
     # written before it is read, zeroed all the same
@@ -209,6 +216,7 @@ def sample(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
                                  <double*> w.byp, &prime[0] if n_prime else NULL, n_prime,
                                  <double*> w.a, <double*> w.a2, &w.d, stop_id, &u[0], length,
                                  &out[0], <double*> w.ya, <double*> w.yy)
+            fr_unpoison(w.block, w.total)
             free(w.block)
     if rc != 0:
         raise MemoryError("sample: out of memory for the packed weights")
