@@ -77,9 +77,9 @@ def torch_model(p):
     return torch, emb, rnn, lin
 
 
-@pytest.mark.parametrize("size", SIZE_NAMES)
-def test_loss_and_grads_torch(benchmark, size):
-    p, X, Y = problem(size)
+def torch_calls(p, X, Y):
+    """(training step, forward) of torch_model(p) on X, Y: the PyTorch peers
+    of loss_and_grads (returns the loss) and forward (returns the softmax)."""
     torch, emb, rnn, lin = torch_model(p)
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
     mods = (emb, rnn, lin)
@@ -93,6 +93,18 @@ def test_loss_and_grads_torch(benchmark, size):
         loss.backward()
         return float(loss)
 
+    def fwd():
+        with torch.no_grad():
+            out, _ = rnn(emb(Xt))
+            return torch.softmax(lin(out), dim=-1)
+
+    return step, fwd
+
+
+@pytest.mark.parametrize("size", SIZE_NAMES)
+def test_loss_and_grads_torch(benchmark, size):
+    p, X, Y = problem(size)
+    step, _ = torch_calls(p, X, Y)
     benchmark.group = f"loss_and_grads {size}"
     loss = run(benchmark, step, size)
     ref = fastrnn.loss_and_grads(p, X, Y)[0]
@@ -118,15 +130,8 @@ def test_forward_reference(benchmark, size):
 
 @pytest.mark.parametrize("size", SIZE_NAMES)
 def test_forward_torch(benchmark, size):
-    p, X, _ = problem(size)
-    torch, emb, rnn, lin = torch_model(p)
-    Xt = torch.from_numpy(X)
-
-    def fwd():
-        with torch.no_grad():
-            out, _ = rnn(emb(Xt))
-            return torch.softmax(lin(out), dim=-1)
-
+    p, X, Y = problem(size)
+    _, fwd = torch_calls(p, X, Y)
     benchmark.group = f"forward {size}"
     probs = run(benchmark, fwd, size)
     np.testing.assert_allclose(probs.numpy(), fastrnn.forward(p, X)[0], atol=1e-4)

@@ -43,27 +43,10 @@ def block(fn, n, timer):
 
 def pair(size):
     """{function: (fastrnn call, PyTorch call)} for one size."""
-    from bench_kernels import torch_model
+    from bench_kernels import torch_calls
 
     p, X, Y = problem(size)
-    torch, emb, rnn, lin = torch_model(p)
-    Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
-    mods = (emb, rnn, lin)
-
-    def torch_step():
-        for m in mods:
-            m.zero_grad(set_to_none=True)
-        out, _ = rnn(emb(Xt))
-        loss = torch.nn.functional.cross_entropy(
-            lin(out).reshape(-1, lin.out_features), Yt.reshape(-1), reduction="sum")
-        loss.backward()
-        return float(loss)
-
-    def torch_forward():
-        with torch.no_grad():
-            out, _ = rnn(emb(Xt))
-            return torch.softmax(lin(out), dim=-1)
-
+    torch_step, torch_forward = torch_calls(p, X, Y)
     assert abs(torch_step() / fastrnn.loss_and_grads(p, X, Y)[0] - 1) < 1e-4
     np.testing.assert_allclose(torch_forward().numpy(), fastrnn.forward(p, X)[0],
                                atol=1e-4)
@@ -85,6 +68,10 @@ def main(argv=None):
     calls = {size: pair(size) for size in args.sizes}
     ratios = {(s, f): [] for s in calls for f in calls[s]}
     times = {(s, f): [] for s in calls for f in calls[s]}
+    for fns in calls.values():   # warm up: workspaces, PyTorch's first calls
+        for ours, theirs in fns.values():
+            for _ in range(3):
+                ours(), theirs()
     for r in range(args.rounds):
         for size, fns in calls.items():
             for func, (ours, theirs) in fns.items():
