@@ -266,6 +266,10 @@ def init_params(input_size, hidden_size, output_size=None, *, dtype=np.float32,
     }
 
 
+#: loss_and_grads's seven outputs, made by the kernels
+_NO_OUTPUTS = (None,) * 7
+
+
 def _kernel_inputs(b: _validate.Batch):
     p = b.p
     ids = _EMPTY_IDS if b.ids is None else b.ids
@@ -323,17 +327,14 @@ def forward(params, X, a0=None, lengths=None):
     """
     b = _validate.check_batch(params, X, None, a0, lengths)
     p = b.p
-    ids = _EMPTY_IDS if b.ids is None else b.ids
-    dense = _EMPTY_DENSE[p.dtype] if b.dense is None else b.dense
     limit, blas_steps, threads, _ = _plan(b)
-    # the kernels make probs and A (np.empty from Python costs more than the
-    # course-size kernel's softmax); no `with` when there is nothing to limit
-    if limit is _no_limit:
-        return _kernels.forward(p.WaxT, p.Waa, p.ba, p.Wya, p.by, ids, dense,
-                                b.lengths, b.a0, None, None, None, blas_steps, threads)
+    # the kernels make probs and A (None: np.empty from Python costs more
+    # than the course-size kernel's softmax); a_last (None) is not returned
+    args = (*_kernel_inputs(b), b.lengths, b.a0, None, None, None, blas_steps, threads)
+    if limit is _no_limit:   # no `with` when there is nothing to limit
+        return _kernels.forward(*args)
     with limit:
-        return _kernels.forward(p.WaxT, p.Waa, p.ba, p.Wya, p.by, ids, dense,
-                                b.lengths, b.a0, None, None, None, blas_steps, threads)
+        return _kernels.forward(*args)
 
 
 def loss_and_grads(params, X, Y, a0=None, lengths=None):
@@ -379,20 +380,14 @@ def loss_and_grads(params, X, Y, a0=None, lengths=None):
     ['Waa', 'Wax', 'Wya', 'a0', 'ba', 'by']
     """
     b = _validate.check_batch(params, X, Y, a0, lengths, need_Y=True)
-    p = b.p
-    ids = _EMPTY_IDS if b.ids is None else b.ids
-    dense = _EMPTY_DENSE[p.dtype] if b.dense is None else b.dense
     limit, blas_steps, threads, blas_serial = _plan(b)
     # the gradients and a_last are made by the kernels (see forward)
+    args = (*_kernel_inputs(b), b.Y, b.lengths, b.a0, *_NO_OUTPUTS, blas_steps, threads,
+            blas_serial)
     if limit is _no_limit:
-        r = _kernels.loss_and_grads(p.WaxT, p.Waa, p.ba, p.Wya, p.by, ids, dense, b.Y,
-                                    b.lengths, b.a0, None, None, None, None, None, None,
-                                    None, blas_steps, threads, blas_serial)
+        r = _kernels.loss_and_grads(*args)
     else:
         with limit:
-            r = _kernels.loss_and_grads(p.WaxT, p.Waa, p.ba, p.Wya, p.by, ids, dense,
-                                        b.Y, b.lengths, b.a0, None, None, None, None,
-                                        None, None, None, blas_steps, threads,
-                                        blas_serial)
+            r = _kernels.loss_and_grads(*args)
     loss, dWaxT, dWaa, dba, dWya, dby, da0, a_last = r
     return float(loss), _validate.grads_dict(b, dWaxT, dWaa, dba, dWya, dby, da0), a_last

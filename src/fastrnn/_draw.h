@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "_rowops.h"  /* FR_VEC, fr_tanhf */
+#include "_rowops.h"  /* FR_VEC, fr_tanhf, the vector types */
 
 /* The sampler's workspaces are pieces of one block, each rounded up to 64
  * bytes (_sample.pyx).  Under AddressSanitizer (FASTRNN_ASAN=1) each piece is
@@ -39,15 +39,10 @@ static inline void fr_unpoison(void *p, ptrdiff_t n) { (void) p; (void) n; }
 
 /* the vector helpers are always inlined, into each clone of their callers:
  * no vector crosses a call boundary, whose ABI would differ between the
- * AVX2 clone and the baseline one */
-#pragma GCC diagnostic ignored "-Wpsabi"
+ * AVX2 clone and the baseline one (_rowops.h silences gcc's -Wpsabi) */
 #define FR_AI static inline __attribute__((always_inline))
 
-/* 32 bytes: one AVX2 register (two SSE2 halves in the baseline clone) */
-typedef float fr_s8f __attribute__((vector_size(32)));
-typedef double fr_s4d __attribute__((vector_size(32)));
-typedef int64_t fr_s4l __attribute__((vector_size(32)));
-typedef float fr_s4f __attribute__((vector_size(16)));
+/* vector types: fr_v8f, fr_v4d, fr_v4l, fr_v4f (_rowops.h) */
 
 /* ------------------------------------------------------------------ exp */
 
@@ -61,46 +56,46 @@ typedef float fr_s4f __attribute__((vector_size(16)));
  * leaves n in the low mantissa bits; 2**n is the product of two normal
  * powers of two built from those bits, so that subnormal results come out
  * right. */
-FR_AI fr_s4d fr_exp4_draw(fr_s4d x)
+FR_AI fr_v4d fr_exp4_draw(fr_v4d x)
 {
-    const fr_s4d lo = {-746.0, -746.0, -746.0, -746.0};
-    const fr_s4d shift = {6755399441055744.0, 6755399441055744.0,
+    const fr_v4d lo = {-746.0, -746.0, -746.0, -746.0};
+    const fr_v4d shift = {6755399441055744.0, 6755399441055744.0,
                           6755399441055744.0, 6755399441055744.0};
-    const fr_s4l bias = {1023, 1023, 1023, 1023};
+    const fr_v4l bias = {1023, 1023, 1023, 1023};
     /* x < -746 (-inf too) gives garbage, zeroed at the end; the mask is
      * off the critical path.  NaN compares false: NaN in, NaN out. */
-    fr_s4l below = x < lo;
-    fr_s4d n = (x * 1.4426950408889634 + shift) - shift;
-    fr_s4d r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    fr_v4l below = x < lo;
+    fr_v4d n = (x * 1.4426950408889634 + shift) - shift;
+    fr_v4d r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
     /* exp(r) = 1 + (r + r**2 Q(r)), Q's 12 terms by Estrin: the largest
      * terms added last keep the error within 1 ulp (2 with 1 + r first) */
-    fr_s4d r2 = r * r;
-    fr_s4d r4 = r2 * r2;
-    fr_s4d q0 = r * (1.0 / 6.0) + 0.5;
-    fr_s4d q1 = r * (1.0 / 120.0) + 1.0 / 24.0;
-    fr_s4d q2 = r * (1.0 / 5040.0) + 1.0 / 720.0;
-    fr_s4d q3 = r * (1.0 / 362880.0) + 1.0 / 40320.0;
-    fr_s4d q4 = r * (1.0 / 39916800.0) + 1.0 / 3628800.0;
-    fr_s4d q5 = r * (1.0 / 6227020800.0) + 1.0 / 479001600.0;
-    fr_s4d u0 = q1 * r2 + q0;                  /* terms 2..5 of exp */
-    fr_s4d u1 = q3 * r2 + q2;                  /* 6..9, over r**4 */
-    fr_s4d u2 = q5 * r2 + q4;                  /* 10..13, over r**8 */
-    fr_s4d Q = (u2 * r4 + u1) * r4 + u0;
-    fr_s4d p = (r2 * Q + r) + 1.0;
-    fr_s4d n1 = (n * 0.5 + shift) - shift;
-    fr_s4l b1 = ((fr_s4l) (n1 + shift) + bias) << 52;        /* 2**n1 */
-    fr_s4l b2 = ((fr_s4l) ((n - n1) + shift) + bias) << 52;  /* 2**(n - n1) */
-    return (fr_s4d) ((fr_s4l) ((p * (fr_s4d) b1) * (fr_s4d) b2) & ~below);
+    fr_v4d r2 = r * r;
+    fr_v4d r4 = r2 * r2;
+    fr_v4d q0 = r * (1.0 / 6.0) + 0.5;
+    fr_v4d q1 = r * (1.0 / 120.0) + 1.0 / 24.0;
+    fr_v4d q2 = r * (1.0 / 5040.0) + 1.0 / 720.0;
+    fr_v4d q3 = r * (1.0 / 362880.0) + 1.0 / 40320.0;
+    fr_v4d q4 = r * (1.0 / 39916800.0) + 1.0 / 3628800.0;
+    fr_v4d q5 = r * (1.0 / 6227020800.0) + 1.0 / 479001600.0;
+    fr_v4d u0 = q1 * r2 + q0;                  /* terms 2..5 of exp */
+    fr_v4d u1 = q3 * r2 + q2;                  /* 6..9, over r**4 */
+    fr_v4d u2 = q5 * r2 + q4;                  /* 10..13, over r**8 */
+    fr_v4d Q = (u2 * r4 + u1) * r4 + u0;
+    fr_v4d p = (r2 * Q + r) + 1.0;
+    fr_v4d n1 = (n * 0.5 + shift) - shift;
+    fr_v4l b1 = ((fr_v4l) (n1 + shift) + bias) << 52;        /* 2**n1 */
+    fr_v4l b2 = ((fr_v4l) ((n - n1) + shift) + bias) << 52;  /* 2**(n - n1) */
+    return (fr_v4d) ((fr_v4l) ((p * (fr_v4d) b1) * (fr_v4d) b2) & ~below);
 }
 
-FR_AI fr_s4d fr_ld4d(const double *p)
+FR_AI fr_v4d fr_ld4d(const double *p)
 {
-    fr_s4d v;
+    fr_v4d v;
     memcpy(&v, p, sizeof v);
     return v;
 }
 
-FR_AI void fr_st4d(double *p, fr_s4d v)
+FR_AI void fr_st4d(double *p, fr_v4d v)
 {
     memcpy(p, &v, sizeof v);
 }
@@ -156,15 +151,15 @@ FR_AI int fr_beats(double sj, double si)
 }
 
 /* 4 logits double(z + b) */
-FR_AI fr_s4d fr_logit4_f(const float *z, const float *b)
+FR_AI fr_v4d fr_logit4_f(const float *z, const float *b)
 {
-    fr_s4f x, y;
+    fr_v4f x, y;
     memcpy(&x, z, sizeof x);
     memcpy(&y, b, sizeof y);
-    return __builtin_convertvector(x + y, fr_s4d);
+    return __builtin_convertvector(x + y, fr_v4d);
 }
 
-FR_AI fr_s4d fr_logit4_d(const double *z, const double *b)
+FR_AI fr_v4d fr_logit4_d(const double *z, const double *b)
 {
     return fr_ld4d(z) + fr_ld4d(b);
 }
@@ -225,19 +220,19 @@ FR_AI int fr_draw_step_##SUF(fr_draw *st, const fr_draw_args *d,               \
     case FR_DRAW_LOGITS:                                                       \
         if (d->top_k >= O) {                                                   \
             /* four running maxima: four short chains, not one long one */    \
-            fr_s4d mx[4], m4;                                                  \
+            fr_v4d mx[4], m4;                                                  \
             for (i = 0; i < 4; i++)                                            \
-                mx[i] = (fr_s4d) {-INFINITY, -INFINITY, -INFINITY, -INFINITY}; \
+                mx[i] = (fr_v4d) {-INFINITY, -INFINITY, -INFINITY, -INFINITY}; \
             for (j = 0; j < O4; j += 4) {                                      \
-                fr_s4d v = fr_logit4_##SUF(z + j, byp + j);                    \
+                fr_v4d v = fr_logit4_##SUF(z + j, byp + j);                    \
                 fr_st4d(s + j, v);                                             \
-                fr_s4l gt = v > mx[(j >> 2) & 3];                              \
-                mx[(j >> 2) & 3] = (fr_s4d) (((fr_s4l) v & gt)                 \
-                                   | ((fr_s4l) mx[(j >> 2) & 3] & ~gt));       \
+                fr_v4l gt = v > mx[(j >> 2) & 3];                              \
+                mx[(j >> 2) & 3] = (fr_v4d) (((fr_v4l) v & gt)                 \
+                                   | ((fr_v4l) mx[(j >> 2) & 3] & ~gt));       \
             }                                                                  \
             for (i = 1; i < 4; i++) {                                          \
-                fr_s4l gt = mx[i] > mx[0];                                     \
-                mx[0] = (fr_s4d) (((fr_s4l) mx[i] & gt) | ((fr_s4l) mx[0] & ~gt));\
+                fr_v4l gt = mx[i] > mx[0];                                     \
+                mx[0] = (fr_v4d) (((fr_v4l) mx[i] & gt) | ((fr_v4l) mx[0] & ~gt));\
             }                                                                  \
             m4 = mx[0];                                                        \
             double m0 = m4[1] > m4[0] ? m4[1] : m4[0];                         \
@@ -273,7 +268,7 @@ FR_AI int fr_draw_step_##SUF(fr_draw *st, const fr_draw_args *d,               \
         st->j = 0;                                                             \
         return 0;                                                              \
     case FR_DRAW_EXP: {                                                        \
-        const fr_s4d m = {st->m, st->m, st->m, st->m};                         \
+        const fr_v4d m = {st->m, st->m, st->m, st->m};                         \
         end = st->j + FR_DRAW_EB < O4 ? st->j + FR_DRAW_EB : O4;               \
         if (d->temperature == 1.0)                                             \
             for (j = st->j; j < end; j += 4)                                   \
@@ -567,7 +562,7 @@ FR_VEC static ptrdiff_t fr_smp_run_##SUF(                                      \
 
 #define FR_SMP_TANH_f fr_tanhf
 #define FR_SMP_TANH_d tanh
-FR_SAMPLER(float, f, fr_s8f, 8)
-FR_SAMPLER(double, d, fr_s4d, 4)
+FR_SAMPLER(float, f, fr_v8f, 8)
+FR_SAMPLER(double, d, fr_v4d, 4)
 
 #endif

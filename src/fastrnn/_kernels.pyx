@@ -851,11 +851,17 @@ def par_min_bhh():
     return PAR_MIN_BHH
 
 
-cdef object _empty(int tn, int nd, Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t d2):
-    """A new C-contiguous ndarray of typenum tn, shape (d0, d1, d2)[:nd]."""
+cdef object _out(object a, str name, int tn, int nd, Py_ssize_t d0, Py_ssize_t d1,
+                 Py_ssize_t d2=-1):
+    """The output array a, checked, or if a is None a new C-contiguous one of
+    typenum tn and shape (d0, d1, d2)[:nd] (PyArray_EMPTY: np.empty's work
+    without a Python call)."""
     cdef cnp.npy_intp dims[3]
-    dims[0] = d0; dims[1] = d1; dims[2] = d2
-    return cnp.PyArray_EMPTY(nd, dims, tn, 0)
+    if a is None:
+        dims[0] = d0; dims[1] = d1; dims[2] = d2
+        return cnp.PyArray_EMPTY(nd, dims, tn, 0)
+    _check(a, name, tn, nd, d0, d1, d2, True)
+    return a
 
 
 def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs=None, A=None,
@@ -875,14 +881,8 @@ def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs=None, A=None,
                                       cnp.PyArray_TYPE(WaxT) == cnp.NPY_FLOAT32) else cnp.NPY_FLOAT64
     _check_params(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, tn, d)
     cdef Py_ssize_t B = d[0], T = d[1], I = d[2], H = d[3], O = d[4]
-    if probs is None:
-        probs = _empty(tn, 3, B, T, O)
-    else:
-        _check(probs, "probs", tn, 3, B, T, O, True)
-    if A is None:
-        A = _empty(tn, 3, B, T, H)
-    else:
-        _check(A, "A", tn, 3, B, T, H, True)
+    probs = _out(probs, "probs", tn, 3, B, T, O)
+    A = _out(A, "A", tn, 3, B, T, H)
     if a_last is not None:
         _check(a_last, "a_last", tn, 2, B, H, -1, True)
     cdef bint is_dense = _dim(dense, 0) > 0
@@ -909,14 +909,6 @@ def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs=None, A=None,
                              <double*> p7, <double*> p8, blas_steps, nt, <double*> w)
     _call_end(nt, threads, t0)
     return probs, A
-
-
-cdef object _out(object a, str name, int tn, int nd, Py_ssize_t d0, Py_ssize_t d1):
-    """The output array a, checked, or a new one if a is None."""
-    if a is None:
-        return _empty(tn, nd, d0, d1, -1)
-    _check(a, name, tn, nd, d0, d1, -1, True)
-    return a
 
 
 def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,

@@ -45,15 +45,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "_rowops.h"  /* FR_VEC */
-
-/* the vector helpers are static inline: no ABI crosses a call boundary */
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-/* 32 bytes: 8 floats or 4 doubles, one AVX2 register (two SSE2 halves in
- * the baseline clone) */
-typedef float fr_v8f __attribute__((vector_size(32)));
-typedef double fr_v4d __attribute__((vector_size(32)));
+#include "_rowops.h"  /* FR_VEC, the vector types */
 
 #define FR_KC 256   /* terms of k per block: a panel's block is 16 KiB */
 #define FR_MC 120   /* rows of A per block: 120 x 256 floats, 120 KiB, in L2 */
@@ -62,9 +54,6 @@ typedef double fr_v4d __attribute__((vector_size(32)));
  * rows y[i * ldy ..] (y[i * ldy + r] = x[r * ldx + i]), in registers (the
  * unpack / shuffle / lane-swap sequence of an AVX transpose; the baseline
  * clone gets the same shuffles on SSE2 halves). */
-typedef int fr_v8i __attribute__((vector_size(32)));
-typedef long long fr_v4l __attribute__((vector_size(32)));
-
 static inline __attribute__((always_inline)) void
 fr_tr_f(const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy)
 {

@@ -16,6 +16,15 @@
 /* the vector helpers are static inline: no ABI crosses a call boundary */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
+/* The vector types of the kernels' explicit vector code (this file,
+ * _packgemm.h, _draw.h): 32 bytes, one AVX2 register (two SSE2 halves in the
+ * baseline clone), and a 16-byte half. */
+typedef float fr_v8f __attribute__((vector_size(32)));
+typedef double fr_v4d __attribute__((vector_size(32)));
+typedef int32_t fr_v8i __attribute__((vector_size(32)));
+typedef int64_t fr_v4l __attribute__((vector_size(32)));
+typedef float fr_v4f __attribute__((vector_size(16)));
+
 /* FR_VEC: the row functions below are compiled twice, for x86-64-v3 (AVX2 and
  * FMA, 8 floats a vector) and for the baseline (SSE2), and the loader picks
  * one for the running CPU (gcc function multiversioning, an ELF ifunc).  The
@@ -191,8 +200,8 @@ FR_EXP_SHIFT_SUM(float, f, fr_expf)
 FR_EXP_SHIFT_SUM(double, d, exp)
 
 /* Row of logits z (without bias) -> softmax(z + b), in place. */
-#define FR_SOFTMAX(T, SUF, NAME)                                                   \
-FR_VEC static void fr_softmax_##NAME(T *restrict z, const T *restrict b,      \
+#define FR_SOFTMAX(T, SUF, NAME)                                             \
+FR_VEC static void fr_softmax_##NAME(T *restrict z, const T *restrict b,     \
                                     ptrdiff_t n)                             \
 {                                                                            \
     for (ptrdiff_t j = 0; j < n; j++)                                        \
@@ -224,19 +233,13 @@ FR_SOFTMAX(double, d, d)
 /* float32 rows of up to FR_ROW elements go through a buffer on the stack,
  * padded to whole vectors of 8, so that every pass is vector code with no
  * scalar tail (a row of O = 27 was 3 vectors and 3 scalar exps).  The padding
- * is -inf for the max and 0 in the sum (its exps are overwritten), and never
- * reaches z.  Longer rows: the plain loops above (their tails are a small
+ * is -inf for the max and masked out of the sum, and never reaches z.  Longer rows: the plain loops above (their tails are a small
  * part of them). */
 #define FR_ROW 512
 
-typedef float fr_r8f __attribute__((vector_size(32)));
-typedef int fr_r8i __attribute__((vector_size(32)));
-typedef float fr_r4f __attribute__((vector_size(16)));
-typedef double fr_r4d __attribute__((vector_size(32)));
-
-static inline fr_r8f fr_r8f_ld(const float *p)
+static inline fr_v8f fr_v8f_ld(const float *p)
 {
-    fr_r8f v;
+    fr_v8f v;
     memcpy(&v, p, sizeof v);
     return v;
 }
@@ -248,10 +251,10 @@ static inline float fr_row_in_f(float *restrict t, const float *restrict z,
                                 const float *restrict b, ptrdiff_t n, ptrdiff_t np)
 {
     ptrdiff_t j;
-    fr_r8f m = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+    fr_v8f m = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
                 -INFINITY, -INFINITY, -INFINITY, -INFINITY};
     for (j = 0; j + 8 <= n; j += 8) {
-        const fr_r8f x = fr_r8f_ld(z + j) + fr_r8f_ld(b + j);
+        const fr_v8f x = fr_v8f_ld(z + j) + fr_v8f_ld(b + j);
         memcpy(t + j, &x, sizeof x);
     }
     if (j < n) {   /* the last n % 8, padded with -inf */
@@ -262,9 +265,9 @@ static inline float fr_row_in_f(float *restrict t, const float *restrict z,
         memcpy(t + j, u, sizeof u);
     }
     for (j = 0; j < np; j += 8) {
-        const fr_r8f x = fr_r8f_ld(t + j);
-        const fr_r8i gt = x > m;
-        m = (fr_r8f) (((fr_r8i) x & gt) | ((fr_r8i) m & ~gt));
+        const fr_v8f x = fr_v8f_ld(t + j);
+        const fr_v8i gt = x > m;
+        m = (fr_v8f) (((fr_v8i) x & gt) | ((fr_v8i) m & ~gt));
     }
     float r = m[0];
     for (int l = 1; l < 8; l++)
@@ -280,13 +283,13 @@ static inline double fr_row_exp_sum_f(float *t, float m, ptrdiff_t n, ptrdiff_t 
     for (j = 0; j < np; j += 8)
         for (int l = 0; l < 8; l++)
             t[j + l] = fr_expf(t[j + l] - m);
-    fr_r4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
-    const fr_r8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    fr_v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
+    const fr_v8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
     for (j = 0; j < np; j += 8) {
         /* the padding's lanes (past n) are zeroed, not added */
-        const fr_r8f x = (fr_r8f) ((fr_r8i) fr_r8f_ld(t + j) & (lane < (int) (n - j)));
-        s0 += __builtin_convertvector(__builtin_shufflevector(x, x, 0, 1, 2, 3), fr_r4d);
-        s1 += __builtin_convertvector(__builtin_shufflevector(x, x, 4, 5, 6, 7), fr_r4d);
+        const fr_v8f x = (fr_v8f) ((fr_v8i) fr_v8f_ld(t + j) & (lane < (int) (n - j)));
+        s0 += __builtin_convertvector(__builtin_shufflevector(x, x, 0, 1, 2, 3), fr_v4d);
+        s1 += __builtin_convertvector(__builtin_shufflevector(x, x, 4, 5, 6, 7), fr_v4d);
     }
     s0 += s1;
     return (s0[0] + s0[2]) + (s0[1] + s0[3]);
@@ -295,7 +298,7 @@ static inline double fr_row_exp_sum_f(float *t, float m, ptrdiff_t n, ptrdiff_t 
 static inline void fr_row_scale_f(float *t, float inv, ptrdiff_t np)
 {
     for (ptrdiff_t j = 0; j < np; j += 8) {
-        const fr_r8f x = fr_r8f_ld(t + j) * inv;
+        const fr_v8f x = fr_v8f_ld(t + j) * inv;
         memcpy(t + j, &x, sizeof x);
     }
 }
