@@ -404,3 +404,30 @@ def test_outputs_are_fresh_owned_arrays(dtype):
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
         assert a.flags.c_contiguous
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mode", ["steps", "all"])
+def test_one_sequence_equals_its_row_of_a_batch(mode, dtype):
+    """A single sequence whose state fits in registers runs every step in one
+    call (_packgemm.h fr_rec1); its numbers equal, bit for bit, those of the
+    same sequence in a batch (the per-step product path), at sizes on both
+    sides of each panel boundary and of the register path's limit (112
+    floats, 56 doubles)."""
+    for H in (1, 7, 8, 9, 16, 17, 50, 56, 57, 64, 100, 112, 113):
+        p, X, Y, a0, lengths = make_problem(mode, I=9, H=H, B=3, T=11, dtype=dtype,
+                                            seed=H)
+        probs, A = fastrnn.forward(p, X, a0, lengths)
+        loss, grads, a_last = fastrnn.loss_and_grads(p, X, Y, a0, lengths)
+        for b in range(3):
+            sl = slice(b, b + 1)
+            a0_b = None if a0 is None else a0[sl]
+            len_b = None if lengths is None else lengths[sl]
+            probs_b, A_b = fastrnn.forward(p, X[sl], a0_b, len_b)
+            np.testing.assert_array_equal(A_b, A[sl], err_msg=f"H={H} b={b}")
+            np.testing.assert_array_equal(probs_b, probs[sl], err_msg=f"H={H} b={b}")
+            _, _, a_last_b = fastrnn.loss_and_grads(p, X[sl], Y[sl], a0_b, len_b)
+            np.testing.assert_array_equal(a_last_b, a_last[sl], err_msg=f"H={H} b={b}")
+        # and alone against the reference
+        check_against_reference(p, X[:1], Y[:1], None if a0 is None else a0[:1],
+                                None if lengths is None else lengths[:1], dtype)

@@ -24,7 +24,8 @@ from cython cimport floating
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm
-from fastrnn._packgemm cimport _pack, _pmm, fr_packed_size_f, fr_packed_size_d
+from fastrnn._packgemm cimport (_pack, _pmm, _rec1, _rec1_fits, fr_packed_size_f,
+                                fr_packed_size_d)
 
 cnp.import_array()
 
@@ -344,6 +345,12 @@ cdef void _states(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
     not depend on the thread count.
     """
     cdef _Job j
+    if B == 1 and WaaTp != NULL and _rec1_fits(H, sizeof(floating)):
+        # one sequence whose state fits in registers: every step in one call,
+        # the same values as _states_cols (nt is 1: B*H*H < PAR_MIN_BHH)
+        _rec1(lengths[0], H, WaaTp, src, NULL if dense else ids, ba, Abuf)
+        memset(Abuf + (lengths[0] + 1) * H, 0, (T - lengths[0]) * H * sizeof(floating))
+        return
     if nt <= 1:
         _states_cols(dense, B, T, H, ids, src, Waa, WaaTp, ba, lengths, Abuf, 0, H, NULL,
                      1)

@@ -335,4 +335,96 @@ FR_VEC static void fr_gemmp_##SUF(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,       \
 FR_PACKGEMM(float, f, fr_v8f, 8)
 FR_PACKGEMM(double, d, fr_v4d, 4)
 
+/* The forward recurrence of one sequence whose state fits in the
+ * accumulators (h <= FR_REC_P * NR: 112 floats, 56 doubles), all its steps in
+ * one call:
+ *
+ *   a<t+1> = TANH(x<t> + a<t> @ W + b)   for t = 0 .. steps-1
+ *
+ *   x<t>: row (ids ? ids[t] : t) of src (rows of h), W: h x h packed by
+ *   fr_pack (Waa.T), b: h; a<0> is A[0 .. h-1] on entry and a<t> is written
+ *   to A + t * h.
+ *
+ * The same operations in the same order as fr_gemmp (accumulating onto the
+ * gathered x<t>, p in order) followed by the row's bias and tanh, so every
+ * value is bit-identical to the batched path (tests/test_kernels.py).  What
+ * goes is the per-step cost around the product, on a chain that no
+ * out-of-order window hides (each step waits for the last one's tanh): the
+ * call, the edge tile of the partial last panel, the tanh pass's scalar
+ * tail, and reloads of values just stored by a copy of another shape (x<t>
+ * is gathered a chunk of steps ahead into whole padded rows, a<t> read back
+ * from the aligned tile it was stored to).  C harness, h = 50, 25 steps,
+ * interleaved: 126 against 155 ns a step (0.81x); instructions at the course
+ * size 85 k -> 64 k a forward call.  The padding columns are
+ * 0 + 0 * (zero panel) + 0, their tanh 0 and never stored to A; the tanh
+ * loop has a constant trip count (no tail). */
+#define FR_REC_P 7
+#define FR_REC_CHUNK 16
+#define FR_REC1(T, SUF, VT, VL, TANH)                                          \
+static inline __attribute__((always_inline)) void                              \
+fr_rec1_body_##SUF(const int P, ptrdiff_t steps, ptrdiff_t h, const T *Wp,     \
+                   const T *src, const ptrdiff_t *ids, const T *b, T *A)       \
+{                                                                              \
+    const ptrdiff_t NR = 2 * VL;                                               \
+    T xs[FR_REC_CHUNK][FR_REC_P * 2 * VL] __attribute__((aligned(32)));        \
+    T bp[FR_REC_P * 2 * VL] __attribute__((aligned(32)));                      \
+    T st[2][FR_REC_P * 2 * VL] __attribute__((aligned(32)));                   \
+    VT s[2 * FR_REC_P];                                                        \
+    ptrdiff_t t, t0, p, nc;                                                    \
+    int q, j;                                                                  \
+    memset(xs, 0, sizeof xs);                                                  \
+    memset(bp, 0, sizeof bp);                                                  \
+    memcpy(bp, b, h * sizeof(T));                                              \
+    memcpy(st[0], A, h * sizeof(T));                                           \
+    for (t0 = 0; t0 < steps; t0 += FR_REC_CHUNK) {                             \
+        nc = steps - t0 < FR_REC_CHUNK ? steps - t0 : FR_REC_CHUNK;            \
+        /* the chunk's x<t>, gathered ahead (zero past h): off the chain    \
+         * from one step to the next, and read back by whole vectors long    \
+         * after the copy's stores */                                         \
+        for (t = 0; t < nc; t++)                                               \
+            memcpy(xs[t], src + (ids ? ids[t0 + t] : t0 + t) * h,              \
+                   h * sizeof(T));                                             \
+        for (t = t0; t < t0 + nc; t++) {                                       \
+            /* a<t> from the tile the last step wrote (whole aligned vector   \
+             * stores, read back element by element), not from A: the copy   \
+             * to A stays off the chain */                                    \
+            const T *a = st[t & 1];                                            \
+            T *nxt = st[(t + 1) & 1];                                          \
+            const T *x = xs[t - t0];                                           \
+            _Pragma("GCC unroll 14")                                            \
+            for (q = 0; q < 2 * P; q++)                                        \
+                s[q] = fr_ld_##SUF(x + q * VL);                                \
+            for (p = 0; p < h; p++) {                                          \
+                T ap = a[p];                                                   \
+                _Pragma("GCC unroll 14")                                        \
+                for (q = 0; q < 2 * P; q++)                                    \
+                    s[q] += ap * fr_ld_##SUF(Wp + (q / 2) * NR * h + p * NR    \
+                                             + (q % 2) * VL);                  \
+            }                                                                  \
+            _Pragma("GCC unroll 14")                                            \
+            for (q = 0; q < 2 * P; q++)                                        \
+                fr_st_##SUF(nxt + q * VL, s[q]);                               \
+            for (j = 0; j < 2 * P * VL; j++)                                   \
+                nxt[j] = TANH(nxt[j] + bp[j]);                                 \
+            memcpy(A + (t + 1) * h, nxt, h * sizeof(T));                       \
+        }                                                                      \
+    }                                                                          \
+}                                                                              \
+FR_VEC static void fr_rec1_##SUF(ptrdiff_t steps, ptrdiff_t h, const T *Wp,    \
+                                 const T *src, const ptrdiff_t *ids,           \
+                                 const T *b, T *A)                             \
+{                                                                              \
+    switch ((h + 2 * VL - 1) / (2 * VL)) {                                     \
+    case 1: fr_rec1_body_##SUF(1, steps, h, Wp, src, ids, b, A); break;        \
+    case 2: fr_rec1_body_##SUF(2, steps, h, Wp, src, ids, b, A); break;        \
+    case 3: fr_rec1_body_##SUF(3, steps, h, Wp, src, ids, b, A); break;        \
+    case 4: fr_rec1_body_##SUF(4, steps, h, Wp, src, ids, b, A); break;        \
+    case 5: fr_rec1_body_##SUF(5, steps, h, Wp, src, ids, b, A); break;        \
+    case 6: fr_rec1_body_##SUF(6, steps, h, Wp, src, ids, b, A); break;        \
+    default: fr_rec1_body_##SUF(7, steps, h, Wp, src, ids, b, A); break;       \
+    }                                                                          \
+}
+FR_REC1(float, f, fr_v8f, 8, fr_tanhf)
+FR_REC1(double, d, fr_v4d, 4, tanh)
+
 #endif

@@ -17,6 +17,11 @@ cdef extern from "_packgemm.h" nogil:
     void fr_gemmp_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A,
                     Py_ssize_t a_rs, Py_ssize_t a_cs, const double* Wp,
                     int accumulate, double* C, Py_ssize_t ldc)
+    enum: FR_REC_P
+    void fr_rec1_f(Py_ssize_t steps, Py_ssize_t h, const float* Wp, const float* src,
+                   const Py_ssize_t* ids, const float* b, float* A)
+    void fr_rec1_d(Py_ssize_t steps, Py_ssize_t h, const double* Wp, const double* src,
+                   const Py_ssize_t* ids, const double* b, double* A)
 
 
 cdef inline void _pack(Py_ssize_t k, Py_ssize_t n, const floating* W, Py_ssize_t w_rs,
@@ -37,3 +42,20 @@ cdef inline void _pmm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating* 
         fr_gemmp_f(m, n, k, A, a_rs, a_cs, Wp, accumulate, C, ldc)
     else:
         fr_gemmp_d(m, n, k, A, a_rs, a_cs, Wp, accumulate, C, ldc)
+
+
+cdef inline bint _rec1_fits(Py_ssize_t h, Py_ssize_t itemsize) noexcept nogil:
+    """Whether _rec1 takes a state of h elements (FR_REC_P panels of 64 bytes)."""
+    return h * itemsize <= FR_REC_P * 64
+
+
+cdef inline void _rec1(Py_ssize_t steps, Py_ssize_t h, const floating* Wp,
+                       const floating* src, const Py_ssize_t* ids, const floating* b,
+                       floating* A) noexcept nogil:
+    """One sequence's forward recurrence, all steps in one call (_packgemm.h
+    fr_rec1): A[t+1] = tanh(src[ids[t] if ids else t] + A[t] @ W + b), rows of
+    h, W (h x h) packed by _pack; h must pass _rec1_fits."""
+    if floating is float:
+        fr_rec1_f(steps, h, Wp, src, ids, b, A)
+    else:
+        fr_rec1_d(steps, h, Wp, src, ids, b, A)

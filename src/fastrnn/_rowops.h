@@ -42,16 +42,15 @@ typedef float fr_v4f __attribute__((vector_size(16)));
 #endif
 
 /* exp for float32 (Cephes expf): 2^n * P(r), |r| <= ln2/2; max relative
- * error ~1e-7.  Inputs below -87.34 give the smallest normal float (~1e-38)
- * instead of a denormal or 0: within a softmax sum >= 1 that is nothing.
- * n = round(x / ln2) by the 1.5 * 2^23 trick (adding it leaves n in the low
- * mantissa bits), not a float -> int -> float floor: gcc vectorises that
- * one only for baseline SSE2, this one for every target. */
-static inline float fr_expf(float x)
+ * error ~1e-7.  fr_exp_core_f takes x already in [-87.34, 88.38] (its
+ * callers clamp as their range needs: fr_expf both ends, tanh only the
+ * lower).  n = round(x / ln2) by the 1.5 * 2^23 trick (adding it leaves n in
+ * the low mantissa bits), not a float -> int -> float floor: gcc vectorises
+ * that one only for baseline SSE2, this one for every target. */
+static inline float fr_exp_core_f(float xc)
 {
     union { uint32_t i; float f; } two_n, t;
     const float shift = 12582912.0f;            /* 1.5 * 2^23 */
-    float xc = x < -87.33654475f ? -87.33654475f : (x > 88.37626266f ? 88.37626266f : x);
     t.f = xc * 1.44269504088896341f + shift;
     float fn = t.f - shift;                     /* round(x / ln2) */
     int32_t n = (int32_t) (t.i - 0x4B400000u);  /* the same, as an integer */
@@ -66,8 +65,17 @@ static inline float fr_expf(float x)
     y = y * r + 5.0000001201e-1f;
     y = y * z + r + 1.0f;
     two_n.i = (uint32_t) (n + 127) << 23;
-    /* NaN in, NaN out: the clamps above keep NaN, and y is NaN */
-    return (x != x) ? x : y * two_n.f;
+    return y * two_n.f;
+}
+
+/* exp for float32.  Inputs below -87.34 give the smallest normal float
+ * (~1e-38) instead of a denormal or 0: within a softmax sum >= 1 that is
+ * nothing. */
+static inline float fr_expf(float x)
+{
+    float xc = x < -87.33654475f ? -87.33654475f : (x > 88.37626266f ? 88.37626266f : x);
+    /* NaN in, NaN out: the clamps above keep NaN, and the core gives NaN */
+    return (x != x) ? x : fr_exp_core_f(xc);
 }
 
 /* tanh for float32, within 2 ulp of the correctly rounded value everywhere
@@ -76,7 +84,11 @@ static inline float fr_expf(float x)
  *   |x| < 0.625: x + x^3 P(x^2), P of degree 4 (least squares, relative
  *                weight; 1.3 ulp); no division.
  *   beyond:      (1 - e) / (1 + e), e = exp(-2|x|) <= 0.29, so neither sum
- *                cancels.
+ *                cancels.  The exponent is clamped below at -40 only (it is
+ *                never positive): past |x| = 9.01 tanh rounds to +-1 in
+ *                float32 whatever e is, and the core needs no other clamp:
+ *                about half the instructions of fr_expf's two-sided clamp,
+ *                on the recurrence's critical path.
  * Both are computed and one selected, with every operation unconditional:
  * that is what lets gcc vectorise the row loops.  NaN in, NaN out. */
 static inline float fr_tanhf(float x)
@@ -89,7 +101,8 @@ static inline float fr_tanhf(float x)
     p = p * y + 1.3331091404e-1f;
     p = p * y + -3.3333259821e-1f;
     float small = x + x * (y * p);
-    float e = fr_expf(-2.0f * ax);
+    float arg = -2.0f * ax;
+    float e = fr_exp_core_f(arg < -40.0f ? -40.0f : arg);
     float big = copysignf((1.0f - e) / (1.0f + e), x);
     float r = ax < 0.625f ? small : big;
     return (x != x) ? x : r;
