@@ -120,13 +120,19 @@ def test_thread_choice():
     products; an explicit count is taken as given (up to the panels)."""
     lim = _kernels.get_num_threads()
     lo = _kernels.par_min_bhh()
-    assert _kernels._threads_for(1, 50, 0, False) == 1
-    assert _kernels._threads_for(lo // (128 * 128), 128, 0, False) == min(lim, 8)
-    assert _kernels._threads_for(lo // (128 * 128) - 1, 128, 0, False) == 1
-    assert _kernels._threads_for(1024, 512, 0, True) == 1
-    assert _kernels._threads_for(1, 50, 3, False) == 3
-    assert _kernels._threads_for(1, 20, 3, False) == 2   # two panels
-    assert _kernels._threads_for(1, 16, 3, False) == 1
+    # without the busy-machine backoff, which earlier threaded calls in the
+    # same process may have switched on (test_busy_machine_backoff tests it)
+    old = _kernels._set_backoff(False)
+    try:
+        assert _kernels._threads_for(1, 50, 0, False) == 1
+        assert _kernels._threads_for(lo // (128 * 128), 128, 0, False) == min(lim, 8)
+        assert _kernels._threads_for(lo // (128 * 128) - 1, 128, 0, False) == 1
+        assert _kernels._threads_for(1024, 512, 0, True) == 1
+        assert _kernels._threads_for(1, 50, 3, False) == 3
+        assert _kernels._threads_for(1, 20, 3, False) == 2   # two panels
+        assert _kernels._threads_for(1, 16, 3, False) == 1
+    finally:
+        _kernels._set_backoff(old)
 
 
 def test_busy_machine_backoff():

@@ -37,6 +37,9 @@ cdef extern from "_rowops.h" nogil:
     void fr_softmax_d(double* z, const double* b, Py_ssize_t n)
     double fr_softmax_xent_f(float* z, const float* b, Py_ssize_t n, Py_ssize_t y)
     double fr_softmax_xent_d(double* z, const double* b, Py_ssize_t n, Py_ssize_t y)
+    void fr_softmax_rows_f(float* z, const float* b, Py_ssize_t rows, Py_ssize_t n)
+    void fr_softmax_xent_rows_f(float* z, const float* b, Py_ssize_t rows, Py_ssize_t n,
+                                const Py_ssize_t* y, double* loss)
     void fr_dtanh_f(float* dz, const float* dn, const float* a, Py_ssize_t n)
     void fr_dtanh_d(double* dz, const double* dn, const double* a, Py_ssize_t n)
     void fr_exp_f(float* z, Py_ssize_t n)
@@ -439,22 +442,21 @@ cdef double _softmax_xent(Py_ssize_t B, Py_ssize_t T, Py_ssize_t O,
     """Logits (T*B, O) in L become dL/dlogits = softmax - onehot(y) in place.
 
     Returns the summed cross-entropy.  Rows whose target is IGNORE (-1,
-    including padding) become zero.  Stable: exp(z - max z).  With nt > 1 the
-    team splits the rows, each row's loss goes to rowloss (T*B doubles), and
-    the sum is taken afterwards in row order: the same additions in the same
-    order as on one thread (an ignored row adds +0.0, which changes nothing).
+    including padding) become zero.  Stable: exp(z - max z).  Each row's loss
+    goes to rowloss (T*B doubles), and the sum is taken afterwards in row
+    order (an ignored row adds +0.0, which changes nothing): with nt > 1 the
+    team splits the rows, and the sum is the same whatever the split.
     """
     cdef Py_ssize_t r, BT = B * T
     cdef double loss = 0.0
     cdef _Job j
     if nt <= 1 or BT < 4 * nt:
-        for r in range(BT):
-            loss += _xent_row(r, B, T, O, by, Y, L)
-        return loss
-    j.phase = PH_XENT
-    j.dbl = floating is double
-    j.B = B; j.T = T; j.O = O; j.by = by; j.Y = Y; j.L = L; j.rowloss = rowloss
-    fr_team(nt, _task, &j, &j.bar)
+        _xent_rows(0, BT, B, T, O, by, Y, L, rowloss)
+    else:
+        j.phase = PH_XENT
+        j.dbl = floating is double
+        j.B = B; j.T = T; j.O = O; j.by = by; j.Y = Y; j.L = L; j.rowloss = rowloss
+        fr_team(nt, _task, &j, &j.bar)
     for r in range(BT):
         loss += rowloss[r]
     return loss
@@ -463,17 +465,32 @@ cdef double _softmax_xent(Py_ssize_t B, Py_ssize_t T, Py_ssize_t O,
 cdef void _xent_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t B, Py_ssize_t T,
                      Py_ssize_t O, const floating* by, const Py_ssize_t* Y,
                      floating* L, double* rowloss) noexcept nogil:
-    cdef Py_ssize_t r
-    for r in range(r0, r1):
-        rowloss[r] = _xent_row(r, B, T, O, by, Y, L)
+    """Rows r0..r1-1 of _softmax_xent, each row's loss into rowloss.  float32
+    rows go to fr_softmax_xent_rows_f (blocks of rows in phases, the same
+    numbers as row by row) with their targets gathered from Y (B, T)."""
+    cdef Py_ssize_t r, c, n, ys[256]
+    if floating is float:
+        r = r0
+        while r < r1:
+            n = r1 - r if r1 - r < 256 else 256
+            for c in range(n):
+                ys[c] = Y[((r + c) % B) * T + (r + c) // B]   # row t*B + b: Y[b, t]
+            fr_softmax_xent_rows_f(L + r * O, by, n, O, ys, rowloss + r)
+            r += n
+    else:
+        for r in range(r0, r1):
+            rowloss[r] = _xent_row(r, B, T, O, by, Y, L)
 
 
 cdef void _softmax_rows(Py_ssize_t n, Py_ssize_t O, const floating* by,
                         floating* z) noexcept nogil:
     """Each of n rows of logits (n, O) becomes softmax(z + by) in place."""
     cdef Py_ssize_t r
-    for r in range(n):
-        _softmax(z + r * O, by, O)
+    if floating is float:
+        fr_softmax_rows_f(z, by, n, O)    # in phases over blocks of rows
+    else:
+        for r in range(n):
+            _softmax(z + r * O, by, O)
 
 
 # ---- entry points ----------------------------------------------------------
@@ -993,6 +1010,37 @@ def _fast_expf(float[::1] x):
     """In place x = exp(x) with the float32 kernel approximation (for tests)."""
     if x.shape[0]:
         fr_exp_f(&x[0], x.shape[0])
+
+
+def _softmax_rows_f(float[:, ::1] z, float[::1] b, Py_ssize_t[::1] y, bint one_by_one):
+    """In place, each row of z (rows, n) -> softmax(z + b), or with targets y
+    (rows,; -1 ignores the row) dL/dz, returning the rows' losses; by the
+    float32 block-of-rows functions, or row by row (one_by_one) by the
+    one-row functions (for tests: the two must agree bit for bit)."""
+    cdef Py_ssize_t r, rows = z.shape[0], n = z.shape[1]
+    if b.shape[0] != n or (y is not None and y.shape[0] != rows):
+        raise ValueError("_softmax_rows_f: shapes")
+    cdef double[::1] loss = np.zeros(rows)
+    if rows == 0 or n == 0:
+        return np.asarray(loss)
+    if y is not None:
+        for r in range(rows):
+            if not -1 <= y[r] < n:
+                raise IndexError("_softmax_rows_f: target")
+    if y is None and one_by_one:
+        for r in range(rows):
+            fr_softmax_f(&z[r, 0], &b[0], n)
+    elif y is None:
+        fr_softmax_rows_f(&z[0, 0], &b[0], rows, n)
+    elif one_by_one:
+        for r in range(rows):
+            if y[r] < 0:
+                z[r, :] = 0
+            else:
+                loss[r] = fr_softmax_xent_f(&z[r, 0], &b[0], n, y[r])
+    else:
+        fr_softmax_xent_rows_f(&z[0, 0], &b[0], rows, n, &y[0], &loss[0])
+    return np.asarray(loss)
 
 
 def _packed_gemm(bint trans_a, floating[:, ::1] A, bint trans_w, floating[:, ::1] W,

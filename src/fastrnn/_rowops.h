@@ -349,4 +349,87 @@ FR_VEC static double fr_softmax_xent_f(float *restrict z, const float *restrict 
     return (double) m + log(s) - (double) zy;
 }
 
+/* Many rows: the same row functions in phases over a block of rows (every
+ * row's max, then every row's exps and sum, then every row's scaling), so
+ * that the rows' latency chains (max -> exp -> sum -> divide -> scale, ~150
+ * cycles, ~400 instructions: longer than the out-of-order window) overlap
+ * instead of running one after another.  Each row's numbers are those of
+ * the one-row function, bit for bit.  The block's rows are padded to whole
+ * vectors in a buffer of FR_RB floats on the stack. */
+#define FR_RB 2048
+
+/* rows x n logits z (without bias) -> softmax(z + b), row by row */
+FR_VEC static void fr_softmax_rows_f(float *restrict z, const float *restrict b,
+                                     ptrdiff_t rows, ptrdiff_t n)
+{
+    float t[FR_RB] __attribute__((aligned(32)));
+    float m[FR_RB / 8], inv[FR_RB / 8];
+    const ptrdiff_t np = (n + 7) & ~(ptrdiff_t) 7;
+    ptrdiff_t r0, r, nr;
+    if (n > FR_ROW) {
+        for (r = 0; r < rows; r++)
+            fr_softmax_f(z + r * n, b, n);
+        return;
+    }
+    for (r0 = 0; r0 < rows; r0 += nr) {
+        nr = rows - r0 < FR_RB / np ? rows - r0 : FR_RB / np;
+        for (r = 0; r < nr; r++)
+            m[r] = fr_row_in_f(t + r * np, z + (r0 + r) * n, b, n, np);
+        for (r = 0; r < nr; r++)
+            inv[r] = (float) (1.0 / fr_row_exp_sum_f(t + r * np, m[r], n, np));
+        for (r = 0; r < nr; r++) {
+            fr_row_scale_f(t + r * np, inv[r], np);
+            memcpy(z + (r0 + r) * n, t + r * np, (size_t) n * sizeof(float));
+        }
+    }
+}
+
+/* rows x n logits z (without bias), row r's target y[r] in [0, n) or < 0
+ * (ignored): row r becomes dL/dz = softmax(z + b) - onehot(y[r]), or zeros,
+ * and loss[r] = -log softmax(z + b)[y[r]], or 0.0 */
+FR_VEC static void fr_softmax_xent_rows_f(float *restrict z, const float *restrict b,
+                                          ptrdiff_t rows, ptrdiff_t n,
+                                          const ptrdiff_t *restrict y,
+                                          double *restrict loss)
+{
+    float t[FR_RB] __attribute__((aligned(32)));
+    float m[FR_RB / 8], zy[FR_RB / 8];
+    double s[FR_RB / 8];
+    const ptrdiff_t np = (n + 7) & ~(ptrdiff_t) 7;
+    ptrdiff_t r0, r, nr;
+    if (n > FR_ROW) {
+        for (r = 0; r < rows; r++) {
+            if (y[r] < 0) {
+                memset(z + r * n, 0, (size_t) n * sizeof(float));
+                loss[r] = 0.0;
+            } else
+                loss[r] = fr_softmax_xent_f(z + r * n, b, n, y[r]);
+        }
+        return;
+    }
+    for (r0 = 0; r0 < rows; r0 += nr) {
+        nr = rows - r0 < FR_RB / np ? rows - r0 : FR_RB / np;
+        for (r = 0; r < nr; r++)
+            if (y[r0 + r] >= 0) {
+                m[r] = fr_row_in_f(t + r * np, z + (r0 + r) * n, b, n, np);
+                zy[r] = t[r * np + y[r0 + r]];
+            }
+        for (r = 0; r < nr; r++)
+            if (y[r0 + r] >= 0)
+                s[r] = fr_row_exp_sum_f(t + r * np, m[r], n, np);
+        for (r = 0; r < nr; r++) {
+            float *zr = z + (r0 + r) * n;
+            if (y[r0 + r] < 0) {
+                memset(zr, 0, (size_t) n * sizeof(float));
+                loss[r0 + r] = 0.0;
+                continue;
+            }
+            fr_row_scale_f(t + r * np, (float) (1.0 / s[r]), np);
+            t[r * np + y[r0 + r]] -= 1;
+            memcpy(zr, t + r * np, (size_t) n * sizeof(float));
+            loss[r0 + r] = (double) m[r] + log(s[r]) - (double) zy[r];
+        }
+    }
+}
+
 #endif
