@@ -21,7 +21,8 @@ echo "== sdist, then a wheel from it (python -m build)"
 mkdir "$work/tree"
 git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - | tar -xf - -C "$work/tree"
 # PyPA's build frontend: not part of a fresh Python, so installed when missing
-"$PYTHON" -c "import build" 2>/dev/null || "$PYTHON" -m pip install -q build
+# (asked of pip: "import build" from the checkout would find its build/ folder)
+"$PYTHON" -m pip show -q build >/dev/null 2>&1 || "$PYTHON" -m pip install -q build
 # with neither --sdist nor --wheel, build makes the sdist and then the wheel from
 # the unpacked sdist, each in an isolated environment of build-system.requires
 if ! (cd "$work/tree" && "$PYTHON" -m build --outdir "$work/dist" .) >"$work/build.log" 2>&1; then
