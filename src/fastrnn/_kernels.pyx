@@ -33,12 +33,11 @@ cnp.import_array()
 cdef extern from "_rowops.h" nogil:
     void fr_bias_tanh_f(float* c, const float* b, Py_ssize_t n)
     void fr_bias_tanh_d(double* c, const double* b, Py_ssize_t n)
-    void fr_softmax_f(float* z, const float* b, Py_ssize_t n)
-    void fr_softmax_d(double* z, const double* b, Py_ssize_t n)
-    double fr_softmax_xent_f(float* z, const float* b, Py_ssize_t n, Py_ssize_t y)
-    double fr_softmax_xent_d(double* z, const double* b, Py_ssize_t n, Py_ssize_t y)
     void fr_softmax_rows_f(float* z, const float* b, Py_ssize_t rows, Py_ssize_t n)
+    void fr_softmax_rows_d(double* z, const double* b, Py_ssize_t rows, Py_ssize_t n)
     void fr_softmax_xent_rows_f(float* z, const float* b, Py_ssize_t rows, Py_ssize_t n,
+                                const Py_ssize_t* y, double* loss)
+    void fr_softmax_xent_rows_d(double* z, const double* b, Py_ssize_t rows, Py_ssize_t n,
                                 const Py_ssize_t* y, double* loss)
     void fr_dtanh_f(float* dz, const float* dn, const float* a, Py_ssize_t n)
     void fr_dtanh_d(double* dz, const double* dn, const double* a, Py_ssize_t n)
@@ -158,21 +157,6 @@ cdef inline void _sum_rows(floating* y, const floating* x, Py_ssize_t rows,
         fr_sum_rows_f(y, x, rows, n)
     else:
         fr_sum_rows_d(y, x, rows, n)
-
-
-cdef inline void _softmax(floating* z, const floating* b, Py_ssize_t n) noexcept nogil:
-    if floating is float:
-        fr_softmax_f(z, b, n)
-    else:
-        fr_softmax_d(z, b, n)
-
-
-cdef inline double _softmax_xent_row(floating* z, const floating* b, Py_ssize_t n,
-                                     Py_ssize_t y) noexcept nogil:
-    if floating is float:
-        return fr_softmax_xent_f(z, b, n, y)
-    else:
-        return fr_softmax_xent_d(z, b, n, y)
 
 
 cdef inline Py_ssize_t _part(Py_ssize_t n, Py_ssize_t unit, Py_ssize_t i,
@@ -423,19 +407,6 @@ cdef void _project_dense(Py_ssize_t BT, Py_ssize_t I, Py_ssize_t H,
          WaxT, <int> H, <floating> 0.0, P, <int> H)
 
 
-cdef inline double _xent_row(Py_ssize_t r, Py_ssize_t B, Py_ssize_t T, Py_ssize_t O,
-                            const floating* by, const Py_ssize_t* Y,
-                            floating* L) noexcept nogil:
-    """Row r = t*B + b of _softmax_xent; its loss (0 where ignored)."""
-    cdef Py_ssize_t t = r // B, b = r - (r // B) * B
-    cdef Py_ssize_t y = Y[b * T + t]
-    cdef floating* z = L + r * O
-    if y < 0:
-        memset(z, 0, O * sizeof(floating))
-        return 0.0
-    return _softmax_xent_row(z, by, O, y)          # -log softmax(z + by)[y]
-
-
 cdef double _softmax_xent(Py_ssize_t B, Py_ssize_t T, Py_ssize_t O,
                           const floating* by, const Py_ssize_t* Y,
                           floating* L, double* rowloss, int nt) noexcept nogil:
@@ -465,32 +436,28 @@ cdef double _softmax_xent(Py_ssize_t B, Py_ssize_t T, Py_ssize_t O,
 cdef void _xent_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t B, Py_ssize_t T,
                      Py_ssize_t O, const floating* by, const Py_ssize_t* Y,
                      floating* L, double* rowloss) noexcept nogil:
-    """Rows r0..r1-1 of _softmax_xent, each row's loss into rowloss.  float32
-    rows go to fr_softmax_xent_rows_f (blocks of rows in phases, the same
-    numbers as row by row) with their targets gathered from Y (B, T)."""
-    cdef Py_ssize_t r, c, n, ys[256]
-    if floating is float:
-        r = r0
-        while r < r1:
-            n = r1 - r if r1 - r < 256 else 256
-            for c in range(n):
-                ys[c] = Y[((r + c) % B) * T + (r + c) // B]   # row t*B + b: Y[b, t]
+    """Rows r0..r1-1 of _softmax_xent (row r = t*B + b, target Y[b, t]),
+    each row's loss into rowloss, by fr_softmax_xent_rows (float32: blocks
+    of rows in phases) with the targets gathered 256 rows at a time."""
+    cdef Py_ssize_t r = r0, c, n, ys[256]
+    while r < r1:
+        n = r1 - r if r1 - r < 256 else 256
+        for c in range(n):
+            ys[c] = Y[((r + c) % B) * T + (r + c) // B]
+        if floating is float:
             fr_softmax_xent_rows_f(L + r * O, by, n, O, ys, rowloss + r)
-            r += n
-    else:
-        for r in range(r0, r1):
-            rowloss[r] = _xent_row(r, B, T, O, by, Y, L)
+        else:
+            fr_softmax_xent_rows_d(L + r * O, by, n, O, ys, rowloss + r)
+        r += n
 
 
 cdef void _softmax_rows(Py_ssize_t n, Py_ssize_t O, const floating* by,
                         floating* z) noexcept nogil:
     """Each of n rows of logits (n, O) becomes softmax(z + by) in place."""
-    cdef Py_ssize_t r
     if floating is float:
         fr_softmax_rows_f(z, by, n, O)    # in phases over blocks of rows
     else:
-        for r in range(n):
-            _softmax(z + r * O, by, O)
+        fr_softmax_rows_d(z, by, n, O)
 
 
 # ---- entry points ----------------------------------------------------------
@@ -1015,8 +982,8 @@ def _fast_expf(float[::1] x):
 def _softmax_rows_f(float[:, ::1] z, float[::1] b, Py_ssize_t[::1] y, bint one_by_one):
     """In place, each row of z (rows, n) -> softmax(z + b), or with targets y
     (rows,; -1 ignores the row) dL/dz, returning the rows' losses; by the
-    float32 block-of-rows functions, or row by row (one_by_one) by the
-    one-row functions (for tests: the two must agree bit for bit)."""
+    float32 block-of-rows functions over all rows, or (one_by_one) called
+    for one row at a time (for tests: the two must agree bit for bit)."""
     cdef Py_ssize_t r, rows = z.shape[0], n = z.shape[1]
     if b.shape[0] != n or (y is not None and y.shape[0] != rows):
         raise ValueError("_softmax_rows_f: shapes")
@@ -1027,19 +994,12 @@ def _softmax_rows_f(float[:, ::1] z, float[::1] b, Py_ssize_t[::1] y, bint one_b
         for r in range(rows):
             if not -1 <= y[r] < n:
                 raise IndexError("_softmax_rows_f: target")
-    if y is None and one_by_one:
-        for r in range(rows):
-            fr_softmax_f(&z[r, 0], &b[0], n)
-    elif y is None:
-        fr_softmax_rows_f(&z[0, 0], &b[0], rows, n)
-    elif one_by_one:
-        for r in range(rows):
-            if y[r] < 0:
-                z[r, :] = 0
-            else:
-                loss[r] = fr_softmax_xent_f(&z[r, 0], &b[0], n, y[r])
-    else:
-        fr_softmax_xent_rows_f(&z[0, 0], &b[0], rows, n, &y[0], &loss[0])
+    for r in range(rows if one_by_one else 1):
+        if y is None:
+            fr_softmax_rows_f(&z[r, 0], &b[0], 1 if one_by_one else rows, n)
+        else:
+            fr_softmax_xent_rows_f(&z[r, 0], &b[0], 1 if one_by_one else rows, n,
+                                   &y[r], &loss[r])
     return np.asarray(loss)
 
 

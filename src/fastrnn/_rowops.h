@@ -243,11 +243,12 @@ FR_VEC static double fr_softmax_xent_##NAME(T *restrict z, const T *restrict b, 
 FR_SOFTMAX(float, f, long_f)
 FR_SOFTMAX(double, d, d)
 
-/* float32 rows of up to FR_ROW elements go through a buffer on the stack,
- * padded to whole vectors of 8, so that every pass is vector code with no
- * scalar tail (a row of O = 27 was 3 vectors and 3 scalar exps).  The padding
- * is -inf for the max and masked out of the sum, and never reaches z.  Longer rows: the plain loops above (their tails are a small
- * part of them). */
+/* float32 rows of up to FR_ROW elements go through a buffer on the stack
+ * (fr_softmax_rows_f below), padded to whole vectors of 8, so that every pass
+ * is vector code with no scalar tail (a row of O = 27 was 3 vectors and 3
+ * scalar exps).  The padding is -inf for the max and masked out of the sum,
+ * and never reaches z.  Longer rows: the plain loops above (their tails are
+ * a small part of them). */
 #define FR_ROW 512
 
 static inline fr_v8f fr_v8f_ld(const float *p)
@@ -316,39 +317,6 @@ static inline void fr_row_scale_f(float *t, float inv, ptrdiff_t np)
     }
 }
 
-/* Row of logits z (without bias) -> softmax(z + b), in place. */
-FR_VEC static void fr_softmax_f(float *restrict z, const float *restrict b, ptrdiff_t n)
-{
-    float t[FR_ROW] __attribute__((aligned(32)));
-    const ptrdiff_t np = (n + 7) & ~(ptrdiff_t) 7;
-    if (n > FR_ROW) {
-        fr_softmax_long_f(z, b, n);
-        return;
-    }
-    const float m = fr_row_in_f(t, z, b, n, np);
-    const float inv = (float) (1.0 / fr_row_exp_sum_f(t, m, n, np));
-    fr_row_scale_f(t, inv, np);
-    memcpy(z, t, (size_t) n * sizeof(float));
-}
-
-/* Row of logits z (without bias), target y in [0, n): z becomes
- * dL/dz = softmax(z + b) - onehot(y); returns -log softmax(z + b)[y]. */
-FR_VEC static double fr_softmax_xent_f(float *restrict z, const float *restrict b,
-                                       ptrdiff_t n, ptrdiff_t y)
-{
-    float t[FR_ROW] __attribute__((aligned(32)));
-    const ptrdiff_t np = (n + 7) & ~(ptrdiff_t) 7;
-    if (n > FR_ROW)
-        return fr_softmax_xent_long_f(z, b, n, y);
-    const float m = fr_row_in_f(t, z, b, n, np);
-    const float zy = t[y];
-    const double s = fr_row_exp_sum_f(t, m, n, np);
-    fr_row_scale_f(t, (float) (1.0 / s), np);
-    t[y] -= 1;
-    memcpy(z, t, (size_t) n * sizeof(float));
-    return (double) m + log(s) - (double) zy;
-}
-
 /* Many rows: the same row functions in phases over a block of rows (every
  * row's max, then every row's exps and sum, then every row's scaling), so
  * that the rows' latency chains (max -> exp -> sum -> divide -> scale, ~150
@@ -358,7 +326,18 @@ FR_VEC static double fr_softmax_xent_f(float *restrict z, const float *restrict 
  * vectors in a buffer of FR_RB floats on the stack. */
 #define FR_RB 2048
 
-/* rows x n logits z (without bias) -> softmax(z + b), row by row */
+/* an ignored row (target < 0): no gradient, no loss */
+#define FR_IGNORED_ROW(T, SUF)                                               \
+static inline double fr_ignored_row_##SUF(T *z, ptrdiff_t n)                 \
+{                                                                            \
+    memset(z, 0, (size_t) n * sizeof(T));                                    \
+    return 0.0;                                                              \
+}
+FR_IGNORED_ROW(float, f)
+FR_IGNORED_ROW(double, d)
+
+/* rows x n logits z (without bias) -> softmax(z + b), each row on its own
+ * (rows = 1 is the one-row softmax) */
 FR_VEC static void fr_softmax_rows_f(float *restrict z, const float *restrict b,
                                      ptrdiff_t rows, ptrdiff_t n)
 {
@@ -368,7 +347,7 @@ FR_VEC static void fr_softmax_rows_f(float *restrict z, const float *restrict b,
     ptrdiff_t r0, r, nr;
     if (n > FR_ROW) {
         for (r = 0; r < rows; r++)
-            fr_softmax_f(z + r * n, b, n);
+            fr_softmax_long_f(z + r * n, b, n);
         return;
     }
     for (r0 = 0; r0 < rows; r0 += nr) {
@@ -398,13 +377,9 @@ FR_VEC static void fr_softmax_xent_rows_f(float *restrict z, const float *restri
     const ptrdiff_t np = (n + 7) & ~(ptrdiff_t) 7;
     ptrdiff_t r0, r, nr;
     if (n > FR_ROW) {
-        for (r = 0; r < rows; r++) {
-            if (y[r] < 0) {
-                memset(z + r * n, 0, (size_t) n * sizeof(float));
-                loss[r] = 0.0;
-            } else
-                loss[r] = fr_softmax_xent_f(z + r * n, b, n, y[r]);
-        }
+        for (r = 0; r < rows; r++)
+            loss[r] = y[r] < 0 ? fr_ignored_row_f(z + r * n, n)
+                               : fr_softmax_xent_long_f(z + r * n, b, n, y[r]);
         return;
     }
     for (r0 = 0; r0 < rows; r0 += nr) {
@@ -420,8 +395,7 @@ FR_VEC static void fr_softmax_xent_rows_f(float *restrict z, const float *restri
         for (r = 0; r < nr; r++) {
             float *zr = z + (r0 + r) * n;
             if (y[r0 + r] < 0) {
-                memset(zr, 0, (size_t) n * sizeof(float));
-                loss[r0 + r] = 0.0;
+                loss[r0 + r] = fr_ignored_row_f(zr, n);
                 continue;
             }
             fr_row_scale_f(t + r * np, (float) (1.0 / s[r]), np);
@@ -430,6 +404,24 @@ FR_VEC static void fr_softmax_xent_rows_f(float *restrict z, const float *restri
             loss[r0 + r] = (double) m[r] + log(s[r]) - (double) zy[r];
         }
     }
+}
+
+/* float64 rows, one after another: libm's exp is most of each row, and the
+ * float32 buffers above do not apply */
+static inline void fr_softmax_rows_d(double *z, const double *b, ptrdiff_t rows,
+                                     ptrdiff_t n)
+{
+    for (ptrdiff_t r = 0; r < rows; r++)
+        fr_softmax_d(z + r * n, b, n);
+}
+
+static inline void fr_softmax_xent_rows_d(double *z, const double *b, ptrdiff_t rows,
+                                          ptrdiff_t n, const ptrdiff_t *y,
+                                          double *loss)
+{
+    for (ptrdiff_t r = 0; r < rows; r++)
+        loss[r] = y[r] < 0 ? fr_ignored_row_d(z + r * n, n)
+                           : fr_softmax_xent_d(z + r * n, b, n, y[r]);
 }
 
 #endif
