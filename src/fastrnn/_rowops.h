@@ -246,8 +246,8 @@ FR_SOFTMAX(double, d, d)
 /* float32 rows of up to FR_ROW elements go through a buffer on the stack
  * (fr_softmax_rows_f below), padded to whole vectors of 8, so that every pass
  * is vector code with no scalar tail (a row of O = 27 was 3 vectors and 3
- * scalar exps).  The padding is -inf for the max and masked out of the sum,
- * and never reaches z.  Longer rows: the plain loops above (their tails are
+ * scalar exps).  The padding repeats some of the row's elements (the max is
+ * unchanged), is masked out of the sum, and never reaches z.  Longer rows: the plain loops above (their tails are
  * a small part of them). */
 #define FR_ROW 512
 
@@ -258,29 +258,56 @@ static inline fr_v8f fr_v8f_ld(const float *p)
     return v;
 }
 
-/* t[0..np) = z + b, -inf past n (np = n rounded up to 8); returns the max
- * (exact whatever the order; a NaN never wins a comparison, and makes every
- * output NaN through its exp) */
+/* gcc's vector shuffle with lane numbers known only at run time (AVX2:
+ * one vpermps); elsewhere the short rows' scalar path */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FR_VAR_SHUFFLE 1
+#endif
+
+#define FR_V8F_ST(p, v)                                                      \
+    do {                                                                     \
+        const fr_v8f fr_st_ = (v);                                           \
+        memcpy((p), &fr_st_, sizeof fr_st_);                                 \
+    } while (0)
+
+/* t[0..np) = z + b (np = n rounded up to 8), the padding past n a copy of
+ * some of the row's own elements; returns the max (exact whatever the order,
+ * the copies change nothing; a NaN never wins a comparison, and makes every
+ * output NaN through its exp).  The padding's exps are computed and never
+ * used (the sum masks them out): padded with -inf they were denormals, whose
+ * multiply costs a microcode assist, 20 ns a row.  The last n % 8 elements
+ * come from the vector ending at z + n, rotated down to lanes 0.. in
+ * registers (a vector built in memory from scalars cannot be forwarded to a
+ * vector load of it: that stall was another ~10 ns a row). */
 static inline float fr_row_in_f(float *restrict t, const float *restrict z,
-                                const float *restrict b, ptrdiff_t n, ptrdiff_t np)
+                                const float *restrict b, ptrdiff_t n)
 {
     ptrdiff_t j;
     fr_v8f m = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
-                -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+                -INFINITY, -INFINITY, -INFINITY, -INFINITY}, x;
+    fr_v8i gt;
     for (j = 0; j + 8 <= n; j += 8) {
-        const fr_v8f x = fr_v8f_ld(z + j) + fr_v8f_ld(b + j);
-        memcpy(t + j, &x, sizeof x);
+        x = fr_v8f_ld(z + j) + fr_v8f_ld(b + j);
+        FR_V8F_ST(t + j, x);
+        gt = x > m;
+        m = (fr_v8f) (((fr_v8i) x & gt) | ((fr_v8i) m & ~gt));
     }
-    if (j < n) {   /* the last n % 8, padded with -inf */
-        float u[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
-                      -INFINITY, -INFINITY, -INFINITY, -INFINITY};
-        for (ptrdiff_t l = 0; l < n - j; l++)
-            u[l] = z[j + l] + b[j + l];
-        memcpy(t + j, u, sizeof u);
-    }
-    for (j = 0; j < np; j += 8) {
-        const fr_v8f x = fr_v8f_ld(t + j);
-        const fr_v8i gt = x > m;
+    if (j < n) {
+#ifdef FR_VAR_SHUFFLE
+        if (n >= 8) {   /* lane l <- element n - 8 + (l - n % 8) mod 8 */
+            const fr_v8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
+            x = fr_v8f_ld(z + n - 8) + fr_v8f_ld(b + n - 8);
+            x = __builtin_shuffle(x, (lane + (int) (8 - (n - j))) & 7);
+        } else
+#endif
+        {   /* lane l <- element j + l mod (n - j) */
+            float u[8];
+            for (int l = 0; l < 8; l++)
+                u[l] = z[j + l % (n - j)] + b[j + l % (n - j)];
+            x = fr_v8f_ld(u);
+        }
+        FR_V8F_ST(t + j, x);
+        gt = x > m;
         m = (fr_v8f) (((fr_v8i) x & gt) | ((fr_v8i) m & ~gt));
     }
     float r = m[0];
@@ -309,11 +336,20 @@ static inline double fr_row_exp_sum_f(float *t, float m, ptrdiff_t n, ptrdiff_t 
     return (s0[0] + s0[2]) + (s0[1] + s0[3]);
 }
 
-static inline void fr_row_scale_f(float *t, float inv, ptrdiff_t np)
+/* z[0..n) = t[0..n) * inv, straight from the padded row: the last n % 8 as
+ * the vector ending at t + n (its other lanes rewrite the same values) */
+static inline void fr_row_out_f(float *restrict z, const float *restrict t, float inv,
+                                ptrdiff_t n)
 {
-    for (ptrdiff_t j = 0; j < np; j += 8) {
-        const fr_v8f x = fr_v8f_ld(t + j) * inv;
-        memcpy(t + j, &x, sizeof x);
+    ptrdiff_t j;
+    for (j = 0; j + 8 <= n; j += 8)
+        FR_V8F_ST(z + j, fr_v8f_ld(t + j) * inv);
+    if (j < n) {
+        if (n >= 8)
+            FR_V8F_ST(z + n - 8, fr_v8f_ld(t + n - 8) * inv);
+        else
+            for (; j < n; j++)
+                z[j] = t[j] * inv;
     }
 }
 
@@ -353,13 +389,11 @@ FR_VEC static void fr_softmax_rows_f(float *restrict z, const float *restrict b,
     for (r0 = 0; r0 < rows; r0 += nr) {
         nr = rows - r0 < FR_RB / np ? rows - r0 : FR_RB / np;
         for (r = 0; r < nr; r++)
-            m[r] = fr_row_in_f(t + r * np, z + (r0 + r) * n, b, n, np);
+            m[r] = fr_row_in_f(t + r * np, z + (r0 + r) * n, b, n);
         for (r = 0; r < nr; r++)
             inv[r] = (float) (1.0 / fr_row_exp_sum_f(t + r * np, m[r], n, np));
-        for (r = 0; r < nr; r++) {
-            fr_row_scale_f(t + r * np, inv[r], np);
-            memcpy(z + (r0 + r) * n, t + r * np, (size_t) n * sizeof(float));
-        }
+        for (r = 0; r < nr; r++)
+            fr_row_out_f(z + (r0 + r) * n, t + r * np, inv[r], n);
     }
 }
 
@@ -386,7 +420,7 @@ FR_VEC static void fr_softmax_xent_rows_f(float *restrict z, const float *restri
         nr = rows - r0 < FR_RB / np ? rows - r0 : FR_RB / np;
         for (r = 0; r < nr; r++)
             if (y[r0 + r] >= 0) {
-                m[r] = fr_row_in_f(t + r * np, z + (r0 + r) * n, b, n, np);
+                m[r] = fr_row_in_f(t + r * np, z + (r0 + r) * n, b, n);
                 zy[r] = t[r * np + y[r0 + r]];
             }
         for (r = 0; r < nr; r++)
@@ -398,9 +432,8 @@ FR_VEC static void fr_softmax_xent_rows_f(float *restrict z, const float *restri
                 loss[r0 + r] = fr_ignored_row_f(zr, n);
                 continue;
             }
-            fr_row_scale_f(t + r * np, (float) (1.0 / s[r]), np);
-            t[r * np + y[r0 + r]] -= 1;
-            memcpy(zr, t + r * np, (size_t) n * sizeof(float));
+            fr_row_out_f(zr, t + r * np, (float) (1.0 / s[r]), n);
+            zr[y[r0 + r]] -= 1;
             loss[r0 + r] = (double) m[r] + log(s[r]) - (double) zy[r];
         }
     }
