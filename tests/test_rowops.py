@@ -94,3 +94,30 @@ def test_softmax_rows_in_blocks_equal_row_by_row(rows, n):
     assert not got[~counted].any()
     np.testing.assert_allclose(loss[counted], -np.log(sm[counted, y[counted]]), rtol=1e-5)
     assert not loss[~counted].any()
+
+
+@pytest.mark.parametrize("n", [5, 27, 65, 1000, 1003])
+def test_softmax_rows_non_finite_logits(n):
+    """A NaN or +inf logit makes its row all NaN (and its loss NaN); -inf is
+    a probability of 0; other rows are untouched, on the short rows' padded
+    path and the long rows' in-place path alike."""
+    rng = np.random.default_rng(n)
+    z = rng.normal(0, 3, (4, n)).astype(np.float32)
+    b = rng.normal(0, 1, n).astype(np.float32)
+    z[1, n // 2] = np.nan
+    z[2, n - 1] = np.inf
+    z[3, 0] = -np.inf
+    y = np.array([0, 1, 2, 1], dtype=np.intp)
+    e = np.exp((z[[0, 3]] + b).astype(np.float64) - (z[[0, 3]] + b).max(axis=1, keepdims=True))
+    want = e / e.sum(axis=1, keepdims=True)
+    for targets in (None, y):
+        got = z.copy()
+        loss = _kernels._softmax_rows_f(got, b, targets, False)
+        assert np.isnan(got[1]).all() and np.isnan(got[2]).all()
+        onehot = np.zeros_like(want)
+        if targets is not None:
+            onehot[[0, 1], y[[0, 3]]] = 1
+            assert np.isnan(loss[1]) and np.isnan(loss[2])
+            assert np.isfinite(loss[[0, 3]]).all()
+        np.testing.assert_allclose(got[[0, 3]], want - onehot, rtol=2e-6, atol=1e-7)
+        assert 0 <= got[3, 0] <= np.finfo(np.float32).tiny   # -inf: y[3] is not 0

@@ -78,6 +78,13 @@ static inline float fr_expf(float x)
     return (x != x) ? x : fr_exp_core_f(xc);
 }
 
+/* exp for x <= 0 or NaN (a softmax's x - max): the lower clamp alone, NaN
+ * carried through the core's arithmetic; the same values as fr_expf there */
+static inline float fr_expneg_f(float x)
+{
+    return fr_exp_core_f(x < -87.33654475f ? -87.33654475f : x);
+}
+
 /* tanh for float32, within 2 ulp of the correctly rounded value everywhere
  * (tests/test_rowops.py), so that 1 - a^2, the BPTT factor, is as accurate
  * as a float32 a allows even near saturation.
@@ -191,7 +198,6 @@ static inline T NAME(const T *z, ptrdiff_t n)                                \
     m0 = m2 > m0 ? m2 : m0;                                                  \
     return nan ? (T) NAN : m0;                                               \
 }
-FR_MAX(float, fr_max_f)
 FR_MAX(double, fr_max_d)
 
 /* z[j] = exp(z[j] - m); returns the sum, accumulated in double */
@@ -209,10 +215,10 @@ static inline double fr_exp_shift_sum_##SUF(T *restrict z, T m, ptrdiff_t n) \
         s0 += z[j];                                                          \
     return (s0 + s1) + (s2 + s3);                                            \
 }
-FR_EXP_SHIFT_SUM(float, f, fr_expf)
 FR_EXP_SHIFT_SUM(double, d, exp)
 
-/* Row of logits z (without bias) -> softmax(z + b), in place. */
+/* Row of logits z (without bias) -> softmax(z + b), in place (float64; the
+ * float32 rows are below). */
 #define FR_SOFTMAX(T, SUF, NAME)                                             \
 FR_VEC static void fr_softmax_##NAME(T *restrict z, const T *restrict b,     \
                                     ptrdiff_t n)                             \
@@ -240,15 +246,14 @@ FR_VEC static double fr_softmax_xent_##NAME(T *restrict z, const T *restrict b, 
     z[y] -= 1;                                                               \
     return (double) m + log(s) - (double) zy;                                \
 }
-FR_SOFTMAX(float, f, long_f)
 FR_SOFTMAX(double, d, d)
 
 /* float32 rows of up to FR_ROW elements go through a buffer on the stack
  * (fr_softmax_rows_f below), padded to whole vectors of 8, so that every pass
  * is vector code with no scalar tail (a row of O = 27 was 3 vectors and 3
  * scalar exps).  The padding repeats some of the row's elements (the max is
- * unchanged), is masked out of the sum, and never reaches z.  Longer rows: the plain loops above (their tails are
- * a small part of them). */
+ * unchanged), is masked out of the sum, and never reaches z.  Longer rows:
+ * in place (fr_softmax_long_f below). */
 #define FR_ROW 512
 
 static inline fr_v8f fr_v8f_ld(const float *p)
@@ -323,7 +328,7 @@ static inline double fr_row_exp_sum_f(float *t, float m, ptrdiff_t n, ptrdiff_t 
     ptrdiff_t j;
     for (j = 0; j < np; j += 8)
         for (int l = 0; l < 8; l++)
-            t[j + l] = fr_expf(t[j + l] - m);
+            t[j + l] = fr_expneg_f(t[j + l] - m);
     fr_v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
     const fr_v8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
     for (j = 0; j < np; j += 8) {
@@ -351,6 +356,78 @@ static inline void fr_row_out_f(float *restrict z, const float *restrict t, floa
             for (; j < n; j++)
                 z[j] = t[j] * inv;
     }
+}
+
+/* Rows longer than FR_ROW (a word-level vocabulary), in place, in three
+ * passes of whole vectors (the last n % 8 elements, n > FR_ROW >= 8, by
+ * scalar code, or as the vector ending at z + n where every lane's value is
+ * final): z + b and its max; the exps and their sum, in double, 8 lanes
+ * added pairwise as in fr_row_exp_sum_f; the scaling. */
+static inline float fr_long_in_f(float *restrict z, const float *restrict b, ptrdiff_t n)
+{
+    ptrdiff_t j;
+    fr_v8f m = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                -INFINITY, -INFINITY, -INFINITY, -INFINITY}, x;
+    fr_v8i gt;
+    for (j = 0; j + 8 <= n; j += 8) {
+        x = fr_v8f_ld(z + j) + fr_v8f_ld(b + j);
+        FR_V8F_ST(z + j, x);
+        gt = x > m;
+        m = (fr_v8f) (((fr_v8i) x & gt) | ((fr_v8i) m & ~gt));
+    }
+    for (; j < n; j++)
+        z[j] += b[j];
+    x = fr_v8f_ld(z + n - 8);
+    gt = x > m;
+    m = (fr_v8f) (((fr_v8i) x & gt) | ((fr_v8i) m & ~gt));
+    float r = m[0];
+    for (int l = 1; l < 8; l++)
+        r = m[l] > r ? m[l] : r;
+    return r;
+}
+
+static inline double fr_long_exp_sum_f(float *z, float m, ptrdiff_t n)
+{
+    ptrdiff_t j;
+    fr_v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
+    double tail = 0;
+    for (j = 0; j < n; j++)
+        z[j] = fr_expneg_f(z[j] - m);
+    for (j = 0; j + 8 <= n; j += 8) {
+        const fr_v8f x = fr_v8f_ld(z + j);
+        s0 += __builtin_convertvector(__builtin_shufflevector(x, x, 0, 1, 2, 3), fr_v4d);
+        s1 += __builtin_convertvector(__builtin_shufflevector(x, x, 4, 5, 6, 7), fr_v4d);
+    }
+    for (; j < n; j++)
+        tail += z[j];
+    s0 += s1;
+    return ((s0[0] + s0[2]) + (s0[1] + s0[3])) + tail;
+}
+
+static inline void fr_long_scale_f(float *z, float inv, ptrdiff_t n)
+{
+    ptrdiff_t j;
+    for (j = 0; j + 8 <= n; j += 8)
+        FR_V8F_ST(z + j, fr_v8f_ld(z + j) * inv);
+    for (; j < n; j++)
+        z[j] *= inv;
+}
+
+static inline void fr_softmax_long_f(float *z, const float *b, ptrdiff_t n)
+{
+    const float m = fr_long_in_f(z, b, n);
+    fr_long_scale_f(z, (float) (1.0 / fr_long_exp_sum_f(z, m, n)), n);
+}
+
+static inline double fr_softmax_xent_long_f(float *z, const float *b, ptrdiff_t n,
+                                            ptrdiff_t y)
+{
+    const float m = fr_long_in_f(z, b, n);
+    const float zy = z[y];
+    const double s = fr_long_exp_sum_f(z, m, n);
+    fr_long_scale_f(z, (float) (1.0 / s), n);
+    z[y] -= 1;
+    return (double) m + log(s) - (double) zy;
 }
 
 /* Many rows: the same row functions in phases over a block of rows (every
