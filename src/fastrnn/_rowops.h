@@ -97,7 +97,8 @@ static inline float fr_expneg_f(float x)
  *                about half the instructions of fr_expf's two-sided clamp,
  *                on the recurrence's critical path.
  * Both are computed and one selected, with every operation unconditional:
- * that is what lets gcc vectorise the row loops.  NaN in, NaN out. */
+ * that is what lets gcc vectorise the row loops.  NaN in, NaN out (through
+ * the exp's arithmetic: no test of its own). */
 static inline float fr_tanhf(float x)
 {
     float ax = fabsf(x);
@@ -111,8 +112,7 @@ static inline float fr_tanhf(float x)
     float arg = -2.0f * ax;
     float e = fr_exp_core_f(arg < -40.0f ? -40.0f : arg);
     float big = copysignf((1.0f - e) / (1.0f + e), x);
-    float r = ax < 0.625f ? small : big;
-    return (x != x) ? x : r;
+    return ax < 0.625f ? small : big;   /* NaN: big, NaN through exp */
 }
 
 /* z[j] = exp(z[j]) (the kernels' exp as dispatched, for the tests) */
