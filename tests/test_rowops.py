@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from fastrnn import _kernels
-from fastrnn._kernels import _fast_expf, _fast_tanhf
+from fastrnn._kernels import _fast_expf, _fast_tanhd, _fast_tanhf
 
 EPS32 = np.finfo(np.float32).eps
 
@@ -121,3 +121,30 @@ def test_softmax_rows_non_finite_logits(n):
             assert np.isfinite(loss[[0, 3]]).all()
         np.testing.assert_allclose(got[[0, 3]], want - onehot, rtol=2e-6, atol=1e-7)
         assert 0 <= got[3, 0] <= np.finfo(np.float32).tiny   # -inf: y[3] is not 0
+
+
+def test_tanh_float64_within_three_ulp():
+    """The float64 kernels' tanh (expm1-based, vectorised) against long double
+    tanh: within 3 ulp everywhere sampled, odd, +-1 past saturation."""
+    rng = np.random.default_rng(0)
+    g = np.geomspace(1e-300, 25, 400_001)
+    x = np.concatenate([np.linspace(-25, 25, 1_000_001), rng.uniform(-1, 1, 400_000), g, -g,
+                        [0.0, np.inf, -np.inf, 1e-320, 19.0, 19.1, 20.0, 40.0, 1e300, -1e300]])
+    got = x.copy()
+    _fast_tanhd(got)
+    ref = np.tanh(x.astype(np.longdouble))
+    if np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps:
+        pytest.skip("long double is float64 here: no higher-precision reference")
+    ulp = np.spacing(np.abs(ref.astype(np.float64))).astype(np.longdouble)
+    err = np.abs((got.astype(np.longdouble) - ref) / ulp).astype(np.float64)
+    assert err.max() <= 3
+    assert err.mean() < 0.5
+    neg = -x
+    _fast_tanhd(neg)
+    np.testing.assert_array_equal(neg, -got)
+    assert np.all(np.abs(got) <= 1)
+    np.testing.assert_array_equal(got[-6:], [1.0, 1.0, 1.0, 1.0, 1.0, -1.0])
+    assert got[-7] == 1e-320
+    nan = np.array([np.nan, 0.5])
+    _fast_tanhd(nan)
+    assert np.isnan(nan[0]) and np.isfinite(nan[1])

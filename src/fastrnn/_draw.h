@@ -1,8 +1,7 @@
 /* The sampler's C code (_sample.pyx): its own products against Waa.T and
  * Wya.T packed, the draw of one token in short steps, and the whole
  * generation loop, so that one function built for AVX2 (FR_VEC, _rowops.h)
- * runs a token from end to end, calling out only to memset (top_k < O) and
- * libm's tanh (float64).
+ * runs a token from end to end, calling out only to memset (top_k < O).
  *
  * A token streams its weights from L2 (97 KB at V = 65, H = 128, float32);
  * the rest is a serial chain, logits -> max -> exps -> cumsum -> search ->
@@ -561,7 +560,7 @@ FR_VEC static ptrdiff_t fr_smp_run_##SUF(                                      \
 }
 
 #define FR_SMP_TANH_f fr_tanhf
-#define FR_SMP_TANH_d tanh
+#define FR_SMP_TANH_d fr_tanhd
 FR_SAMPLER(float, f, fr_v8f, 8)
 FR_SAMPLER(double, d, fr_v4d, 4)
 

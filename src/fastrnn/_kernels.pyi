@@ -104,5 +104,8 @@ def _packed_layout(W: NDArray[_F], trans_w: bool) -> NDArray[_F]:
 def _fast_tanhf(x: NDArray[np.float32]) -> None:
     """In place x = tanh(x) with the float32 kernel approximation (for tests)."""
 
+def _fast_tanhd(x: NDArray[np.float64]) -> None:
+    """In place x = tanh(x) with the float64 kernel row function (for tests)."""
+
 def _fast_expf(x: NDArray[np.float32]) -> None:
     """In place x = exp(x) with the float32 kernel approximation (for tests)."""

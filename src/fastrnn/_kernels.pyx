@@ -973,6 +973,13 @@ def _fast_tanhf(float[::1] x):
         fr_bias_tanh_f(&x[0], &zero[0], x.shape[0])
 
 
+def _fast_tanhd(double[::1] x):
+    """In place x = tanh(x) with the float64 kernel row function (for tests)."""
+    cdef double[::1] zero = np.zeros(x.shape[0], dtype=np.float64)
+    if x.shape[0]:
+        fr_bias_tanh_d(&x[0], &zero[0], x.shape[0])
+
+
 def _fast_expf(float[::1] x):
     """In place x = exp(x) with the float32 kernel approximation (for tests)."""
     if x.shape[0]:

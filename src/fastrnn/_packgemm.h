@@ -427,6 +427,6 @@ FR_VEC static void fr_rec1_##SUF(ptrdiff_t steps, ptrdiff_t h, const T *Wp,    \
     }                                                                          \
 }
 FR_REC1(float, f, fr_v8f, 8, fr_tanhf)
-FR_REC1(double, d, fr_v4d, 4, tanh)
+FR_REC1(double, d, fr_v4d, 4, fr_tanhd)
 
 #endif
