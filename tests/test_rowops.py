@@ -148,3 +148,28 @@ def test_tanh_float64_within_three_ulp():
     nan = np.array([np.nan, 0.5])
     _fast_tanhd(nan)
     assert np.isnan(nan[0]) and np.isfinite(nan[1])
+
+
+@pytest.mark.parametrize("O", [5, 27, 700])
+def test_softmax_float64_wide_logits(O):
+    """The float64 softmax's exp (vectorised, x - max <= 0) against long
+    double over logit gaps from 0 to a few thousand: subnormal probabilities come out
+    right (not flushed) and gaps past 746 give exactly 0."""
+    import fastrnn
+    rng = np.random.default_rng(O)
+    p = fastrnn.init_params(3, 4, O, dtype=np.float64, seed=O)
+    p["Wya"] = rng.uniform(-600, 600, (O, 4))
+    p["by"] = rng.uniform(-50, 50, O)
+    X = rng.integers(0, 3, (60, 9))
+    probs, A = fastrnn.forward(p, X)
+    z = A.astype(np.longdouble) @ p["Wya"].T.astype(np.longdouble) + p["by"]
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    want = (e / e.sum(axis=-1, keepdims=True)).astype(np.float64)
+    gap = (z.max(axis=-1, keepdims=True) - z).astype(np.float64)
+    assert (gap > 746).any() and ((gap > 700) & (gap < 740)).any()
+    normal = want > 1e-290
+    # logits from a float64 product: ~1e-16 relative of values up to ~900
+    np.testing.assert_allclose(probs[normal], want[normal], rtol=1e-12)
+    sub = (gap < 744) & ~normal
+    np.testing.assert_allclose(probs[sub], want[sub], rtol=1e-3, atol=1e-322)
+    assert not probs[gap > 746.5].any()

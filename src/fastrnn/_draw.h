@@ -66,21 +66,7 @@ FR_AI fr_v4d fr_exp4_draw(fr_v4d x)
     fr_v4l below = x < lo;
     fr_v4d n = (x * 1.4426950408889634 + shift) - shift;
     fr_v4d r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
-    /* exp(r) = 1 + (r + r**2 Q(r)), Q's 12 terms by Estrin: the largest
-     * terms added last keep the error within 1 ulp (2 with 1 + r first) */
-    fr_v4d r2 = r * r;
-    fr_v4d r4 = r2 * r2;
-    fr_v4d q0 = r * (1.0 / 6.0) + 0.5;
-    fr_v4d q1 = r * (1.0 / 120.0) + 1.0 / 24.0;
-    fr_v4d q2 = r * (1.0 / 5040.0) + 1.0 / 720.0;
-    fr_v4d q3 = r * (1.0 / 362880.0) + 1.0 / 40320.0;
-    fr_v4d q4 = r * (1.0 / 39916800.0) + 1.0 / 3628800.0;
-    fr_v4d q5 = r * (1.0 / 6227020800.0) + 1.0 / 479001600.0;
-    fr_v4d u0 = q1 * r2 + q0;                  /* terms 2..5 of exp */
-    fr_v4d u1 = q3 * r2 + q2;                  /* 6..9, over r**4 */
-    fr_v4d u2 = q5 * r2 + q4;                  /* 10..13, over r**8 */
-    fr_v4d Q = (u2 * r4 + u1) * r4 + u0;
-    fr_v4d p = (r2 * Q + r) + 1.0;
+    fr_v4d p = FR_EM1_TAYLOR(r) + 1.0;         /* exp(r), _rowops.h */
     fr_v4d n1 = (n * 0.5 + shift) - shift;
     fr_v4l b1 = ((fr_v4l) (n1 + shift) + bias) << 52;        /* 2**n1 */
     fr_v4l b2 = ((fr_v4l) ((n - n1) + shift) + bias) << 52;  /* 2**(n - n1) */
