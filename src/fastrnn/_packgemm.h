@@ -173,7 +173,8 @@ FR_VEC static void fr_pack_##SUF(ptrdiff_t k, ptrdiff_t n, const T *W,         \
     }                                                                          \
 }                                                                              \
 /* R rows x P panels of C += A-block @ panels, kc terms; R, P constants,    \
- * R <= 6, 2 R P <= 14 accumulators */                                        \
+ * R <= 6, 2 R P <= 14 accumulators; P = 0: the first vector of one panel    \
+ * alone (a last panel of at most VL columns) */                             \
 static inline __attribute__((always_inline)) void                              \
 fr_ukr_##SUF(const int R, const int P, ptrdiff_t kc, const T *a,               \
              ptrdiff_t a_rs, ptrdiff_t a_cs, const T *b, ptrdiff_t b_ps,       \
@@ -182,30 +183,31 @@ fr_ukr_##SUF(const int R, const int P, ptrdiff_t kc, const T *a,               \
     VT s[6][14];                                                               \
     VT w[14];                                                                  \
     const VT zero = {0};                                                       \
+    const int NQ = P ? 2 * P : 1;                                              \
     ptrdiff_t p;                                                               \
     int r, q;                                                                  \
     _Pragma("GCC unroll 6")                                                    \
     for (r = 0; r < R; r++) {                                                  \
         _Pragma("GCC unroll 14")                                                \
-        for (q = 0; q < 2 * P; q++)                                            \
+        for (q = 0; q < NQ; q++)                                                \
             s[r][q] = acc ? fr_ld_##SUF(c + r * ldc + q * VL) : zero;          \
     }                                                                          \
     for (p = 0; p < kc; p++) {                                                 \
         _Pragma("GCC unroll 14")                                                \
-        for (q = 0; q < 2 * P; q++)                                            \
+        for (q = 0; q < NQ; q++)                                                \
             w[q] = fr_ld_##SUF(b + (q / 2) * b_ps + p * 2 * VL + (q % 2) * VL);\
         _Pragma("GCC unroll 6")                                                \
         for (r = 0; r < R; r++) {                                              \
             T x = a[r * a_rs + p * a_cs];                                      \
             _Pragma("GCC unroll 14")                                            \
-            for (q = 0; q < 2 * P; q++)                                        \
+            for (q = 0; q < NQ; q++)                                            \
                 s[r][q] += x * w[q];                                           \
         }                                                                      \
     }                                                                          \
     _Pragma("GCC unroll 6")                                                    \
     for (r = 0; r < R; r++) {                                                  \
         _Pragma("GCC unroll 14")                                                \
-        for (q = 0; q < 2 * P; q++)                                            \
+        for (q = 0; q < NQ; q++)                                                \
             fr_st_##SUF(c + r * ldc + q * VL, s[r][q]);                        \
     }                                                                          \
 }                                                                              \
@@ -251,7 +253,7 @@ fr_edge_##SUF(int R, int P, ptrdiff_t w, ptrdiff_t kc, const T *a,             \
               int acc, T *c, ptrdiff_t ldc)                                    \
 {                                                                              \
     T tile[6 * 14 * VL];                                                       \
-    const ptrdiff_t ldt = P * 2 * VL;                                          \
+    const ptrdiff_t ldt = P ? P * 2 * VL : VL;                                 \
     int r;                                                                     \
     if (acc)                                                                   \
         for (r = 0; r < R; r++) {                                              \
@@ -260,7 +262,10 @@ fr_edge_##SUF(int R, int P, ptrdiff_t w, ptrdiff_t kc, const T *a,             \
              * zeros rather than whatever the stack held */                   \
             memset(tile + r * ldt + w, 0, (ldt - w) * sizeof(T));              \
         }                                                                      \
-    fr_ukrx_##SUF(R, P, kc, a, a_rs, a_cs, b, b_ps, acc, tile, ldt);           \
+    if (P == 0 && R == 6)   /* P = 0: the 6-row blocks' last panel */      \
+        fr_ukr_##SUF(6, 0, kc, a, a_rs, a_cs, b, 0, acc, tile, ldt);           \
+    else                                                                       \
+        fr_ukrx_##SUF(R, P, kc, a, a_rs, a_cs, b, b_ps, acc, tile, ldt);       \
     for (r = 0; r < R; r++)                                                    \
         memcpy(c + r * ldc, tile + r * ldt, w * sizeof(T));                    \
 }                                                                              \
@@ -291,8 +296,8 @@ fr_gemmp_blk_##SUF(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, ptrdiff_t kc,        \
                     fr_ukr_##SUF(6, 1, kc, a + i * a_rs, a_rs, a_cs,           \
                                  b + j * NR * k, 0, acc, C + i * ldc + j * NR, \
                                  ldc);                                         \
-                else                                                           \
-                    fr_edge_##SUF(6, 1, wj, kc, a + i * a_rs, a_rs, a_cs,      \
+                else   /* the last panel: its first vector alone if enough */ \
+                    fr_edge_##SUF(6, wj <= VL ? 0 : 1, wj, kc, a + i * a_rs, a_rs, a_cs, \
                                   b + j * NR * k, 0, acc,                      \
                                   C + i * ldc + j * NR, ldc);                  \
             }                                                                  \
