@@ -9,7 +9,9 @@ moves with the drift.  Here every round times one 1024^3 float32 ``np.matmul``
 (the peak) right before each size's training step and forward (``time.
 process_time``), so both see the same machine; each row reports the median
 over rounds of the per-round ratio time / floor, floor = the step's
-matrix-product FLOPs (as in table.py) at that round's GEMM rate.
+matrix-product FLOPs (as in table.py) at that round's GEMM rate.  A small
+size's time is that of a block of calls (``peer.CALLS``), so that it is not
+one call's start from caches the 12 MB GEMM just flushed.
 """
 import argparse
 import os
@@ -22,13 +24,15 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fastrnn  # noqa: E402
 from benchutil import SIZES, problem  # noqa: E402
+from peer import CALLS  # noqa: E402
 from table import flops  # noqa: E402
 
 
-def cpu(fn):
+def cpu(fn, n=1):
     t = time.process_time()
-    fn()
-    return time.process_time() - t
+    for _ in range(n):
+        fn()
+    return (time.process_time() - t) / n
 
 
 def main(argv=None):
@@ -55,7 +59,8 @@ def main(argv=None):
             for func, fn in fns.items():
                 rate = 2 * n ** 3 / cpu(gemm)
                 rates.append(rate)
-                ratios[size, func].append(cpu(fn) / (flops(func, size) / rate))
+                ratios[size, func].append(cpu(fn, CALLS.get(size, 1))
+                                          / (flops(func, size) / rate))
     print(f"# {time.strftime('%Y-%m-%dT%H:%M:%S')}, {args.rounds} rounds, GEMM "
           f"{statistics.median(rates) / 1e9:.1f} GFLOP/s (median; "
           f"{min(rates) / 1e9:.1f}-{max(rates) / 1e9:.1f})\n")
