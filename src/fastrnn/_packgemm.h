@@ -245,15 +245,17 @@ fr_ukrx_##SUF(int R, int P, ptrdiff_t kc, const T *a, ptrdiff_t a_rs,          \
     }                                                                          \
 }                                                                              \
 /* the same into C's columns 0..w-1 only (w < P * NR: the group holds the     \
- * last, partial panel), through a tile on the stack, so that C is neither    \
- * read nor written past column n */                                          \
+ * last, partial panel; P = 0, from the 6-row blocks only: w <= VL, the       \
+ * panel's first vector alone), through a tile on the stack (rows of at      \
+ * least one whole panel), so that C is neither read nor written past        \
+ * column n */                                                               \
 static inline __attribute__((always_inline)) void                              \
 fr_edge_##SUF(int R, int P, ptrdiff_t w, ptrdiff_t kc, const T *a,             \
               ptrdiff_t a_rs, ptrdiff_t a_cs, const T *b, ptrdiff_t b_ps,      \
               int acc, T *c, ptrdiff_t ldc)                                    \
 {                                                                              \
     T tile[6 * 14 * VL];                                                       \
-    const ptrdiff_t ldt = P ? P * 2 * VL : VL;                                 \
+    const ptrdiff_t ldt = (P ? P : 1) * 2 * VL;                                \
     int r;                                                                     \
     if (acc)                                                                   \
         for (r = 0; r < R; r++) {                                              \

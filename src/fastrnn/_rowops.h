@@ -1,8 +1,10 @@
 /* Row operations of the fastrnn kernels: bias + tanh, softmax, softmax
  * cross-entropy with its gradient.  Plain C so that gcc -O3 vectorises the
- * element loops: tanh (both dtypes) and exp (float32) are branch-free
- * polynomial approximations (a few ulp; see tests/test_rowops.py); the
- * float64 softmax uses libm's exp.
+ * element loops: tanh and exp are branch-free polynomial approximations (a
+ * few ulp; see tests/test_rowops.py).  gcc fuses their multiply-adds where
+ * the CPU has FMA (the x86-64-v3 clone) and not in the baseline clone, so
+ * the last bit of a result can differ between the two kinds of machine;
+ * on one machine every result is reproducible.
  *
  * NaN policy: a NaN input gives NaN outputs (never an out-of-range index). */
 #ifndef FASTRNN_ROWOPS_H
@@ -68,12 +70,15 @@ static inline float fr_exp_core_f(float xc)
     return y * two_n.f;
 }
 
-/* exp for float32.  Inputs below -87.34 give the smallest normal float
- * (~1e-38) instead of a denormal or 0: within a softmax sum >= 1 that is
- * nothing. */
+/* exp for float32.  Inputs below -87.3365 give the clamp's exp, 1.00001
+ * times the smallest normal float (~1e-38), instead of a denormal or 0:
+ * within a softmax sum >= 1 that is nothing, and a denormal result would
+ * cost a microcode assist.  The clamp is the float just above -126 ln2
+ * (the one below it gave a denormal). */
+#define FR_EXP_LO (-87.33654022f)
 static inline float fr_expf(float x)
 {
-    float xc = x < -87.33654475f ? -87.33654475f : (x > 88.37626266f ? 88.37626266f : x);
+    float xc = x < FR_EXP_LO ? FR_EXP_LO : (x > 88.37626266f ? 88.37626266f : x);
     /* NaN in, NaN out: the clamps above keep NaN, and the core gives NaN */
     return (x != x) ? x : fr_exp_core_f(xc);
 }
@@ -82,7 +87,7 @@ static inline float fr_expf(float x)
  * carried through the core's arithmetic; the same values as fr_expf there */
 static inline float fr_expneg_f(float x)
 {
-    return fr_exp_core_f(x < -87.33654475f ? -87.33654475f : x);
+    return fr_exp_core_f(x < FR_EXP_LO ? FR_EXP_LO : x);
 }
 
 /* tanh for float32, within 2 ulp of the correctly rounded value everywhere
@@ -330,8 +335,9 @@ static inline fr_v8f fr_v8f_ld(const float *p)
     return v;
 }
 
-/* gcc's vector shuffle with lane numbers known only at run time (AVX2:
- * one vpermps); elsewhere the short rows' scalar path */
+/* gcc's vector shuffle with lane numbers known only at run time (AVX2: one
+ * vpermps; the SSE2 clone goes through the stack); other compilers: the
+ * short rows' scalar path */
 #if defined(__GNUC__) && !defined(__clang__)
 #define FR_VAR_SHUFFLE 1
 #endif
@@ -583,8 +589,9 @@ FR_VEC static void fr_softmax_xent_rows_f(float *restrict z, const float *restri
     }
 }
 
-/* float64 rows, one after another: libm's exp is most of each row, and the
- * float32 buffers above do not apply */
+/* float64 rows, one after another, each in place (fr_softmax_d: its exps
+ * vectorised, the max and sum in four scalar chains); the float32 buffers
+ * above do not apply */
 static inline void fr_softmax_rows_d(double *z, const double *b, ptrdiff_t rows,
                                      ptrdiff_t n)
 {
