@@ -165,6 +165,39 @@ def test_busy_machine_backoff():
         _kernels._set_backoff(old)
 
 
+def test_backoff_grows_while_busy_and_starts_over():
+    """A backoff lasts 64 call durations; when the calls right after it wait
+    too long again the next lasts twice as long; a judged call that did not
+    wait too long starts over (so a moment's disturbance costs a moment)."""
+    ms = 1_000_000
+    old = _kernels._set_backoff(True)
+
+    def trigger():
+        time.sleep(0.01)                                          # workers cooled
+        assert not _kernels._note_call(5 * ms, 0)                 # not judged
+        assert not _kernels._note_call(5 * ms, 3 * ms)            # first strike
+        assert _kernels._note_call(5 * ms, 3 * ms)                # 64 x 5 ms
+        assert _kernels._backing_off()
+
+    try:
+        trigger()                                                 # 320 ms
+        time.sleep(0.4)
+        assert not _kernels._backing_off()
+        trigger()                                                 # 640 ms
+        time.sleep(0.4)
+        assert _kernels._backing_off()
+        time.sleep(0.3)
+        assert not _kernels._backing_off()
+        time.sleep(0.01)
+        assert not _kernels._note_call(5 * ms, 0)                 # not judged
+        assert not _kernels._note_call(5 * ms, 1 * ms)            # fine: start over
+        trigger()                                                 # 320 ms again
+        time.sleep(0.4)
+        assert not _kernels._backing_off()
+    finally:
+        _kernels._set_backoff(old)
+
+
 def test_thread_setting():
     """set_num_threads bounds the automatic choice; 0 restores the default;
     bad values are refused with the argument's name."""

@@ -165,7 +165,8 @@ def get_num_threads() -> int:
     process may run on.  Calls use several threads from B*H*H >= 262,144 on
     (smaller steps are faster on one) where BLAS runs on one thread (see the
     README's Threads section), never more than H/16, and fall back to one
-    thread for four seconds after two calls in a row whose threads spent more
+    thread for a while (64 call durations, doubling up to four seconds while
+    the machine stays busy) after two calls in a row whose threads spent more
     than half of them waiting for each other (a busy machine).
 
     Notes

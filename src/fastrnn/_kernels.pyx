@@ -783,7 +783,7 @@ cdef inline long long _call_start(int nt) noexcept:
 
 cdef inline void _call_end(int nt, int threads, long long t0) noexcept:
     """Calls on several threads whose threads waited, together, for more
-    than half of them: the next four seconds of calls on one thread (_pool.h's
+    than half of them: the next while of calls on one thread (_pool.h's
     fr_note_call).  Only for the automatic thread count (threads == 0)."""
     if nt > 1 and threads == 0:
         fr_note_call(fr_now_ns() - t0, fr_take_wait_ns(), t0, nt)

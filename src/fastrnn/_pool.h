@@ -19,8 +19,9 @@
  * most of the loss was in the runtime, where it could not be measured.  Here
  * every wait spins for a bounded time (fr_spin_ns, fr_idle_spin_ns) and then
  * sleeps on a futex, and every wait is timed (see fr_note_call: two calls in
- * a row whose threads waited more than half of their time send the next
- * four seconds of calls to one thread).  GNU OpenMP's pool also does not
+ * a row whose threads waited more than half of their time send the calls
+ * of the next while, 64 call durations doubling up to four seconds, to one
+ * thread).  GNU OpenMP's pool also does not
  * survive fork() (the child's first team hangs); this pool is rebuilt in the
  * child.
  *
@@ -52,7 +53,12 @@
 #endif
 
 #define FR_MAX_THREADS 64
-#define FR_BACKOFF_NS 4000000000LL   /* four seconds on one thread */
+/* a backoff lasts 64 call durations (at least 20 ms), twice as long as the
+ * last one when the calls right after it waited too long again, up to four
+ * seconds; a judged call that did not wait too long starts over */
+#define FR_BACKOFF_CALLS 64
+#define FR_BACKOFF_MIN_NS 20000000LL
+#define FR_BACKOFF_NS 4000000000LL
 
 static inline long long fr_now_ns(void)
 {
@@ -369,6 +375,7 @@ static __thread long long fr_last_call_ns = 0, fr_last_wait_ns = 0;
  * a race between two callers only blurs the count) */
 static long long fr_prev_end_ns = 0;
 static int fr_strikes = 0;
+static long long fr_backoff_len = 0;   /* the last backoff's; 0: start over */
 
 /* A call is judged only when the workers were still warm: it began within
  * fr_idle_spin_ns of the previous threaded call's end (a training loop's
@@ -394,12 +401,17 @@ static inline int fr_note_call(long long call_ns, long long wait_ns, long long s
     }
     if (2 * wait_ns <= (long long) (nt - 1) * call_ns) {
         __atomic_store_n(&fr_strikes, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&fr_backoff_len, 0, __ATOMIC_RELAXED);
         return 0;
     }
     if (__atomic_add_fetch(&fr_strikes, 1, __ATOMIC_RELAXED) < 2)
         return 0;
     __atomic_store_n(&fr_strikes, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&fr_backoff_until, fr_now_ns() + FR_BACKOFF_NS, __ATOMIC_RELAXED);
+    long long len = __atomic_load_n(&fr_backoff_len, __ATOMIC_RELAXED);
+    len = len ? 2 * len : FR_BACKOFF_CALLS * call_ns;
+    len = len < FR_BACKOFF_MIN_NS ? FR_BACKOFF_MIN_NS : len > FR_BACKOFF_NS ? FR_BACKOFF_NS : len;
+    __atomic_store_n(&fr_backoff_len, len, __ATOMIC_RELAXED);
+    __atomic_store_n(&fr_backoff_until, fr_now_ns() + len, __ATOMIC_RELAXED);
     return 1;
 }
 
@@ -414,6 +426,7 @@ static inline int fr_set_backoff(int on)
     __atomic_store_n(&fr_backoff_on, on, __ATOMIC_RELAXED);
     __atomic_store_n(&fr_backoff_until, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&fr_strikes, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&fr_backoff_len, 0, __ATOMIC_RELAXED);
     return old;
 }
 
