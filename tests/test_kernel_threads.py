@@ -173,10 +173,12 @@ def test_backoff_grows_while_busy_and_starts_over():
     old = _kernels._set_backoff(True)
 
     def trigger():
-        time.sleep(0.01)                                          # workers cooled
-        assert not _kernels._note_call(5 * ms, 0)                 # not judged
-        assert not _kernels._note_call(5 * ms, 3 * ms)            # first strike
-        assert _kernels._note_call(5 * ms, 3 * ms)                # 64 x 5 ms
+        # three calls back to back, ending now (time.monotonic_ns is the
+        # kernels' clock): a pause in this thread cannot split them
+        t = time.monotonic_ns() - 15 * ms
+        assert not _kernels._note_call(5 * ms, 0, t)              # not judged, or fine
+        assert not _kernels._note_call(5 * ms, 3 * ms, t + 5 * ms)  # first strike
+        assert _kernels._note_call(5 * ms, 3 * ms, t + 10 * ms)     # 64 x 5 ms
         assert _kernels._backing_off()
 
     try:
@@ -188,9 +190,9 @@ def test_backoff_grows_while_busy_and_starts_over():
         assert _kernels._backing_off()
         time.sleep(0.3)
         assert not _kernels._backing_off()
-        time.sleep(0.01)
-        assert not _kernels._note_call(5 * ms, 0)                 # not judged
-        assert not _kernels._note_call(5 * ms, 1 * ms)            # fine: start over
+        t = time.monotonic_ns() - 10 * ms
+        assert not _kernels._note_call(5 * ms, 0, t)              # not judged
+        assert not _kernels._note_call(5 * ms, 1 * ms, t + 5 * ms)  # fine: start over
         trigger()                                                 # 320 ms again
         time.sleep(0.4)
         assert not _kernels._backing_off()
