@@ -143,15 +143,15 @@ def test_busy_machine_backoff():
     big = _kernels.par_min_bhh() // (128 * 128)
     old = _kernels._set_backoff(True)
     try:
-        assert not _kernels._note_call(1_000_000, 400_000)      # 40% waiting
-        assert not _kernels._note_call(1_000_000, 600_000)      # 60%: one strike
-        assert not _kernels._note_call(1_000_000, 400_000)      # cleared
-        assert not _kernels._note_call(1_000_000, 600_000)
+        assert not _kernels._note_call(10_000_000, 4_000_000)      # 40% waiting
+        assert not _kernels._note_call(10_000_000, 6_000_000)      # 60%: one strike
+        assert not _kernels._note_call(10_000_000, 4_000_000)      # cleared
+        assert not _kernels._note_call(10_000_000, 6_000_000)
         assert not _kernels._backing_off()
         time.sleep(0.05)                                         # workers cooled
-        assert not _kernels._note_call(1_000_000, 900_000)      # not judged
-        assert not _kernels._note_call(1_000_000, 600_000)      # first strike
-        assert _kernels._note_call(1_000_000, 600_000)          # second: back off
+        assert not _kernels._note_call(10_000_000, 9_000_000)      # not judged
+        assert not _kernels._note_call(10_000_000, 6_000_000)      # first strike
+        assert _kernels._note_call(10_000_000, 6_000_000)          # second: 640 ms
         assert _kernels._backing_off()
         assert _kernels._threads_for(big, 128, 0, False) == 1
         assert _kernels._threads_for(1, 128, 2, False) == min(2, 8)
