@@ -348,6 +348,29 @@ static inline fr_v8f fr_v8f_ld(const float *p)
         memcpy((p), &fr_st_, sizeof fr_st_);                                 \
     } while (0)
 
+/* m lane by lane the larger of m and x (a NaN in x never wins), and the
+ * largest lane: exact whatever the order */
+static inline fr_v8f fr_v8f_max(fr_v8f m, fr_v8f x)
+{
+    const fr_v8i gt = x > m;
+    return (fr_v8f) (((fr_v8i) x & gt) | ((fr_v8i) m & ~gt));
+}
+
+static inline float fr_v8f_hmax(fr_v8f m)
+{
+    float r = m[0];
+    for (int l = 1; l < 8; l++)
+        r = m[l] > r ? m[l] : r;
+    return r;
+}
+
+/* the softmax sums: lanes 0-3 of x onto s0, 4-7 onto s1, in double */
+static inline void fr_sum8(fr_v4d *s0, fr_v4d *s1, fr_v8f x)
+{
+    *s0 += __builtin_convertvector(__builtin_shufflevector(x, x, 0, 1, 2, 3), fr_v4d);
+    *s1 += __builtin_convertvector(__builtin_shufflevector(x, x, 4, 5, 6, 7), fr_v4d);
+}
+
 /* t[0..np) = z + b (np = n rounded up to 8), the padding past n a copy of
  * some of the row's own elements; returns the max (exact whatever the order,
  * the copies change nothing; a NaN never wins a comparison, and makes every
@@ -363,12 +386,10 @@ static inline float fr_row_in_f(float *restrict t, const float *restrict z,
     ptrdiff_t j;
     fr_v8f m = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
                 -INFINITY, -INFINITY, -INFINITY, -INFINITY}, x;
-    fr_v8i gt;
     for (j = 0; j + 8 <= n; j += 8) {
         x = fr_v8f_ld(z + j) + fr_v8f_ld(b + j);
         FR_V8F_ST(t + j, x);
-        gt = x > m;
-        m = (fr_v8f) (((fr_v8i) x & gt) | ((fr_v8i) m & ~gt));
+        m = fr_v8f_max(m, x);
     }
     if (j < n) {
 #ifdef FR_VAR_SHUFFLE
@@ -385,13 +406,9 @@ static inline float fr_row_in_f(float *restrict t, const float *restrict z,
             x = fr_v8f_ld(u);
         }
         FR_V8F_ST(t + j, x);
-        gt = x > m;
-        m = (fr_v8f) (((fr_v8i) x & gt) | ((fr_v8i) m & ~gt));
+        m = fr_v8f_max(m, x);
     }
-    float r = m[0];
-    for (int l = 1; l < 8; l++)
-        r = m[l] > r ? m[l] : r;
-    return r;
+    return fr_v8f_hmax(m);
 }
 
 /* t[j] = exp(t[j] - m); returns the sum over j < n, in double, in 8 lanes
@@ -407,8 +424,7 @@ static inline double fr_row_exp_sum_f(float *t, float m, ptrdiff_t n, ptrdiff_t 
     for (j = 0; j < np; j += 8) {
         /* the padding's lanes (past n) are zeroed, not added */
         const fr_v8f x = (fr_v8f) ((fr_v8i) fr_v8f_ld(t + j) & (lane < (int) (n - j)));
-        s0 += __builtin_convertvector(__builtin_shufflevector(x, x, 0, 1, 2, 3), fr_v4d);
-        s1 += __builtin_convertvector(__builtin_shufflevector(x, x, 4, 5, 6, 7), fr_v4d);
+        fr_sum8(&s0, &s1, x);
     }
     s0 += s1;
     return (s0[0] + s0[2]) + (s0[1] + s0[3]);
@@ -441,22 +457,15 @@ static inline float fr_long_in_f(float *restrict z, const float *restrict b, ptr
     ptrdiff_t j;
     fr_v8f m = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
                 -INFINITY, -INFINITY, -INFINITY, -INFINITY}, x;
-    fr_v8i gt;
     for (j = 0; j + 8 <= n; j += 8) {
         x = fr_v8f_ld(z + j) + fr_v8f_ld(b + j);
         FR_V8F_ST(z + j, x);
-        gt = x > m;
-        m = (fr_v8f) (((fr_v8i) x & gt) | ((fr_v8i) m & ~gt));
+        m = fr_v8f_max(m, x);
     }
     for (; j < n; j++)
         z[j] += b[j];
-    x = fr_v8f_ld(z + n - 8);
-    gt = x > m;
-    m = (fr_v8f) (((fr_v8i) x & gt) | ((fr_v8i) m & ~gt));
-    float r = m[0];
-    for (int l = 1; l < 8; l++)
-        r = m[l] > r ? m[l] : r;
-    return r;
+    m = fr_v8f_max(m, fr_v8f_ld(z + n - 8));
+    return fr_v8f_hmax(m);
 }
 
 static inline double fr_long_exp_sum_f(float *z, float m, ptrdiff_t n)
@@ -468,8 +477,7 @@ static inline double fr_long_exp_sum_f(float *z, float m, ptrdiff_t n)
         z[j] = fr_expneg_f(z[j] - m);
     for (j = 0; j + 8 <= n; j += 8) {
         const fr_v8f x = fr_v8f_ld(z + j);
-        s0 += __builtin_convertvector(__builtin_shufflevector(x, x, 0, 1, 2, 3), fr_v4d);
-        s1 += __builtin_convertvector(__builtin_shufflevector(x, x, 4, 5, 6, 7), fr_v4d);
+        fr_sum8(&s0, &s1, x);
     }
     for (; j < n; j++)
         tail += z[j];
