@@ -5,9 +5,11 @@ Environment switches:
                             initializedcheck on (the debug CI run).
     FASTRNN_ASAN=1          compile with -fsanitize=address (see tools/).
     FASTRNN_NO_CLONES=1     compile only the baseline (SSE2) code of the row
-                            functions, not also the AVX2/FMA clone that an
-                            AVX2 machine runs (set by the debug build, so CI
-                            tests both; see _rowops.h).
+                            functions, not also the AVX2/FMA and AVX-512
+                            clones that such machines run (set by the debug
+                            build, so CI tests it; see _rowops.h).
+    FASTRNN_NO_AVX512=1     compile the baseline and AVX2/FMA clones only (CI
+                            tests the AVX2 code so on an AVX-512 machine).
     FASTRNN_ONLY=a,b        build only these extensions (e.g. _sample), for
                             working on one kernel without rebuilding the rest.
 """
@@ -37,6 +39,8 @@ link_args = []
 macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 if DEBUG or os.environ.get("FASTRNN_NO_CLONES") == "1":
     macros.append(("FASTRNN_NO_CLONES", "1"))
+if os.environ.get("FASTRNN_NO_AVX512") == "1":
+    macros.append(("FASTRNN_NO_AVX512", "1"))
 if ASAN:
     compile_args += ["-fsanitize=address", "-fno-omit-frame-pointer"]
     link_args += ["-fsanitize=address"]
