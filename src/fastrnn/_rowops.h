@@ -103,25 +103,28 @@ static inline float fr_expneg_f(float x)
 }
 
 /* tanh for float32, within 2 ulp of the correctly rounded value everywhere
- * (tests/test_rowops.py; checked over every float in [0, 11): 93.4% exact,
- * 6.3% 1 ulp, 0.3% 2 ulp), so that 1 - a^2, the BPTT factor, is as accurate
- * as a float32 a allows even near saturation.  The float64 fr_tanhd's
- * formula in float:
+ * (tests/test_rowops.py; every float in [0, 11) checked: 93.7% exact, 6.3%
+ * 1 ulp, 0.01% 2 ulp), so that 1 - a^2, the BPTT factor, is as accurate as a
+ * float32 a allows even near saturation.  The float64 fr_tanhd's formula in
+ * float:
  *
  *   tanh|x| = -m / (2 + m),   m = expm1(-2|x|) in (-1, 0]
  *
  * no cancellation anywhere (-m ~ 2|x| for small x, 2 + m in (1, 2]), so one
  * branch serves every x (the last version computed an odd polynomial for
- * |x| < 0.625 besides (1 - e) / (1 + e) and selected: 0.70x the time of
- * that on AVX-512, 0.75x on AVX2).  expm1 as in fr_exp_core_f: n =
- * round(y / ln2) by the 1.5 * 2^23 trick, r = y - n ln2 (|r| <= ln2/2, exact
- * for n = 0), expm1(r) = r + r^2 Q(r), Q of degree 5 fitted for relative
- * error (2e-9 with these float coefficients), and m = 2^n expm1(r) +
- * (2^n - 1) in one fused multiply-add (2^n - 1 exact down to n = -24; past
- * that tanh is within an ulp of 1).  -2|x| is clamped below at -40 only: past
- * |x| = 9.01 tanh rounds to +-1 whatever m is.  Every operation is
- * unconditional, which lets gcc vectorise the row loops.  NaN in, NaN out
- * (through the arithmetic: no test of its own). */
+ * |x| < 0.625 besides (1 - e) / (1 + e) and selected: this takes 0.70x its
+ * time on AVX-512, 0.75x on AVX2; it was correctly rounded more often below
+ * 0.02).  expm1 as in fr_exp_core_f: n = round(y / ln2) by the 1.5 * 2^23
+ * trick, r = y - n ln2 (|r| <= ln2/2, exact for n = 0), expm1(r) = r +
+ * r^2 Q(r), Q of degree 5 fitted for relative error (2e-9 with these float
+ * coefficients).  -m and 2 + m each come from 2^n expm1(r) in one fused
+ * multiply-add onto 1 - 2^n and 1 + 2^n (exact down to n = -23; past that
+ * tanh is within an ulp of 1): rounding m first and then 2 + m (whose
+ * spacing is twice that of a result just below 1) put 12% of [4, 8) at 2
+ * ulp.  -2|x| is clamped below at -40 only: past |x| = 9.01 tanh rounds to
+ * +-1 whatever m is.  Every operation is unconditional, which lets gcc
+ * vectorise the row loops.  NaN in, NaN out (through the arithmetic: no test
+ * of its own). */
 static inline float fr_tanhf(float x)
 {
     union { uint32_t i; float f; } two_n, t;
@@ -141,8 +144,9 @@ static inline float fr_tanhf(float x)
     q = q * r + 0.5f;
     float em1 = (r * r) * q + r;
     two_n.i = (uint32_t) (n + 127) << 23;
-    float m = two_n.f * em1 + (two_n.f - 1.0f);
-    return copysignf(-m / (2.0f + m), x);
+    float num = -two_n.f * em1 + (1.0f - two_n.f);     /* -m */
+    float den = two_n.f * em1 + (two_n.f + 1.0f);      /* 2 + m */
+    return copysignf(num / den, x);
 }
 
 /* z[j] = exp(z[j]) (the kernels' exp as dispatched, for the tests) */
