@@ -62,6 +62,54 @@ def test_packed_gemm_matches_numpy(dtype, trans_a, trans_w, accumulate, m, n, k)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("m,n,k", [
+    (1, 1, 1), (6, 2, 9), (5, 18, 8), (7, 65, 128), (9, 66, 7), (13, 17, 300),
+    (131, 33, 513), (250, 65, 17)])
+def test_packed_gemm_tail_columns_match_numpy(dtype, trans_a, accumulate, m, n, k):
+    # tail: a last panel of one or two columns (n % 16 for float32, n % 8 for
+    # float64, both 1 or 2 in every case here) by dot products along A's
+    # rows, with k's remainder past whole vectors, several k blocks, several
+    # row blocks, nothing but the tail (n = 1, 2); trans_a (A's rows not
+    # contiguous) keeps the half panel
+    from fastrnn._kernels import _packed_gemm
+    rng = np.random.default_rng(m * 1000 + n * 10 + k)
+    A = rng.normal(size=(k, m) if trans_a else (m, k)).astype(dtype)
+    W = rng.normal(size=(n, k)).astype(dtype)
+    C = rng.normal(size=(m, n)).astype(dtype)
+    expected = (A.T if trans_a else A).astype(np.float64) @ W.T
+    if accumulate:
+        expected += C
+    _packed_gemm(trans_a, A, True, W, C, accumulate, True)
+    np.testing.assert_allclose(C, expected, rtol=RTOL[dtype], atol=RTOL[dtype] * 10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_packed_gemm_tail_rows_do_not_depend_on_their_block(dtype):
+    # the tail's dot products give a row the same bits wherever it falls, and
+    # leave the other columns' bits as they were without it
+    from fastrnn._kernels import _packed_gemm
+    rng = np.random.default_rng(2)
+    m, k, n = 127, 300, 66
+    A = rng.normal(size=(m, k)).astype(dtype)
+    W = rng.normal(size=(k, n)).astype(dtype)
+    full = np.empty((m, n), dtype)
+    _packed_gemm(False, A, False, W, full, False, True)
+    plain = np.empty((m, n), dtype)
+    _packed_gemm(False, A, False, W, plain, False)
+    n_main = n - n % (16 if dtype == np.float32 else 8)
+    np.testing.assert_array_equal(full[:, :n_main], plain[:, :n_main])
+    assert not np.array_equal(full[:, n_main:], plain[:, n_main:])  # another order
+    for rows in (1, 2, 3, 4, 5, 7):
+        for i in range(0, m - rows + 1, 11):
+            part = np.empty((rows, n), dtype)
+            _packed_gemm(False, np.ascontiguousarray(A[i:i + rows]), False, W, part, False,
+                         True)
+            np.testing.assert_array_equal(part, full[i:i + rows])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_packed_gemm_rows_do_not_depend_on_their_block(dtype):
     # a row's result is the same bits whether it is computed in a 6-row block,
     # among the leftover rows (with 4, 2 or 1 panels at once), in a later row

@@ -122,7 +122,7 @@ cdef void _mm(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floa
     if _small_w(k, n, sizeof(floating)):
         _pack(k, n, W, 1 if trans_w else ldw, ldw if trans_w else 1, scratch)
         if nt <= 1 or m < 12 * nt:
-            _pmm(m, n, k, A, a_rs, a_cs, scratch, accumulate, C, ldc)
+            _pmm(m, n, k, A, a_rs, a_cs, scratch, accumulate, C, ldc, True)
             return
         j.phase = PH_MM
         j.dbl = floating is double
@@ -275,7 +275,7 @@ cdef void _phase(_Job* j, int tid, int nt, floating* kind) noexcept nogil:
         c1 = _part(j.m, 6, tid + 1, nt)
         if c1 > c0:
             _pmm(c1 - c0, j.n, j.k, <const floating*> j.A + c0 * j.a_rs, j.a_rs, j.a_cs,
-                 <const floating*> j.Wp, j.acc, <floating*> j.C + c0 * j.ldc, j.ldc)
+                 <const floating*> j.Wp, j.acc, <floating*> j.C + c0 * j.ldc, j.ldc, True)
     elif j.phase == PH_XENT:
         _xent_rows(_part(j.B * j.T, 1, tid, nt), _part(j.B * j.T, 1, tid + 1, nt),
                    j.B, j.T, j.O, <const floating*> j.by, j.Y, <floating*> j.L,
@@ -1034,9 +1034,9 @@ def _softmax_rows_f(float[:, ::1] z, float[::1] b, Py_ssize_t[::1] y, bint one_b
 
 
 def _packed_gemm(bint trans_a, floating[:, ::1] A, bint trans_w, floating[:, ::1] W,
-                 floating[:, ::1] C, bint accumulate):
+                 floating[:, ::1] C, bint accumulate, bint tail=False):
     """C = [C +] op(A) @ op(W) with the kernels' own product: op(W) packed by
-    _pack, then _pmm (for tests).
+    _pack, then _pmm (for tests; tail as in _pmm).
 
     A is (m, k), or (k, m) when trans_a; W (k, n), or (n, k) when trans_w;
     C (m, n); one dtype.
@@ -1056,7 +1056,7 @@ def _packed_gemm(bint trans_a, floating[:, ::1] A, bint trans_w, floating[:, ::1
     with nogil:
         _pack(k, n, w, 1 if trans_w else n, k if trans_w else 1, &wp[0])
         _pmm(m, n, k, a, 1 if trans_a else k, m if trans_a else 1, &wp[0],
-             accumulate, &C[0, 0], n)
+             accumulate, &C[0, 0], n, tail)
 
 
 def _packed_layout(floating[:, ::1] W, bint trans_w):

@@ -10,7 +10,8 @@
  *               fr_packed_size(k, n) elements.
  *   fr_gemmp_*: C[i, j] = (accumulate ? C[i, j] : 0) + sum_p A[i, p] * W[p, j]
  *               for A m x k with any strides (a_rs between rows, a_cs between
- *               columns), C m x n row-major (row stride ldc).
+ *               columns), C m x n row-major (row stride ldc); tail: see
+ *               below.
  *
  * Why: OpenBLAS packs both operands on every call.  For the large model's
  * per-step 64 x 512 x 512 products that is Waa's 1 MiB, 256 times a step
@@ -34,9 +35,16 @@
  * FR_MC that stay in L2 while the panels pass (BLIS's loops, without
  * packing A: its rows are read in place).
  *
+ * With tail set (the output layer's products, _mm in _kernels.pyx) and A's
+ * rows contiguous, a last panel of one or two columns (V = 65: 65 = 4 * 16
+ * + 1) is dot products along A's rows against those columns copied out
+ * contiguous (fr_tail): as half a panel, in the 6-row blocks, the one
+ * column cost 8 (C harness: 2048 x 128 x 65 took 354 us, x 64 290).
+ *
  * Every C element is summed over p in order 0..k-1 in one accumulator
  * (stored and reloaded between k blocks, which does not round), whatever
- * block or panel group it falls in: the result does not depend on m, on the
+ * block or panel group it falls in (fr_tail's columns: in its own fixed
+ * order, the same for every row): the result does not depend on m, on the
  * row's position or on the thread.
  * Compiled with FR_VEC (see _rowops.h). */
 #ifndef FASTRNN_PACKGEMM_H
@@ -271,13 +279,62 @@ fr_edge_##SUF(int R, int P, ptrdiff_t w, ptrdiff_t kc, const T *a,             \
     for (r = 0; r < R; r++)                                                    \
         memcpy(c + r * ldc, tile + r * ldt, w * sizeof(T));                    \
 }                                                                              \
-/* rows 0..m-1 (m <= FR_MC) of one k block */                                \
+/* the last tw (1 or 2) columns of C, rows 0..m-1, one k block, as dot      \
+ * products along A's contiguous rows (a_cs == 1) against the panel's        \
+ * columns copied out contiguous: a last panel of one or two columns would   \
+ * otherwise cost half a panel (a vector of VL columns in the 6-row         \
+ * blocks).  Each sum: two vector accumulators over p in steps of 2 VL, the \
+ * odd VL, their lanes added in order, the last kc % VL terms in order;     \
+ * the same operations for every row whatever m or its position */          \
+static inline __attribute__((always_inline)) void                              \
+fr_tail_##SUF(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, int tw, const T *a,      \
+              ptrdiff_t a_rs, const T *b, int acc, T *C, ptrdiff_t ldc)        \
+{                                                                              \
+    T wc[2][FR_KC];                                                            \
+    const VT zero = {0};                                                       \
+    ptrdiff_t i, p;                                                            \
+    int c, l;                                                                  \
+    (void) k;                                                                  \
+    for (c = 0; c < tw; c++)                                                   \
+        for (p = 0; p < kc; p++)                                               \
+            wc[c][p] = b[p * 2 * VL + c];                                      \
+    for (i = 0; i < m; i++) {                                                  \
+        const T *ai = a + i * a_rs;                                            \
+        for (c = 0; c < tw; c++) {                                             \
+            VT s0 = zero, s1 = zero;                                           \
+            for (p = 0; p + 2 * VL <= kc; p += 2 * VL) {                       \
+                s0 += fr_ld_##SUF(ai + p) * fr_ld_##SUF(wc[c] + p);            \
+                s1 += fr_ld_##SUF(ai + p + VL) * fr_ld_##SUF(wc[c] + p + VL);  \
+            }                                                                  \
+            if (p + VL <= kc) {                                                \
+                s0 += fr_ld_##SUF(ai + p) * fr_ld_##SUF(wc[c] + p);            \
+                p += VL;                                                       \
+            }                                                                  \
+            s0 += s1;                                                          \
+            T r = s0[0];                                                       \
+            for (l = 1; l < VL; l++)                                           \
+                r += s0[l];                                                    \
+            for (; p < kc; p++)                                                \
+                r += ai[p] * wc[c][p];                                         \
+            C[i * ldc + c] = acc ? C[i * ldc + c] + r : r;                     \
+        }                                                                      \
+    }                                                                          \
+}                                                                              \
+/* rows 0..m-1 (m <= FR_MC) of one k block; tail: the last 1 or 2 columns    \
+ * (a last panel of that many) by fr_tail, where A's rows are contiguous */   \
 static inline __attribute__((always_inline)) void                              \
 fr_gemmp_blk_##SUF(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, ptrdiff_t kc,        \
                    const T *a, ptrdiff_t a_rs, ptrdiff_t a_cs, const T *b,     \
-                   int acc, T *C, ptrdiff_t ldc)                               \
+                   int acc, T *C, ptrdiff_t ldc, int tail)                     \
 {                                                                              \
-    const ptrdiff_t NR = 2 * VL, np = (n + NR - 1) / NR;                       \
+    const ptrdiff_t NR = 2 * VL;                                               \
+    const int tw = (tail && a_cs == 1 && n % NR <= 2) ? (int) (n % NR) : 0;   \
+    if (tw) {                                                                  \
+        fr_tail_##SUF(m, k, kc, tw, a, a_rs, b + (n / NR) * NR * k, acc,       \
+                      C + n - tw, ldc);                                        \
+        n -= tw;                                                               \
+    }                                                                          \
+    const ptrdiff_t np = (n + NR - 1) / NR;                                    \
     const ptrdiff_t m6 = m - m % 6;                                            \
     const int r = (int) (m % 6);                                               \
     /* panels taken together by the r < 6 leftover rows; the last group also \
@@ -319,7 +376,7 @@ fr_gemmp_blk_##SUF(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, ptrdiff_t kc,        \
 FR_VEC static void fr_gemmp_##SUF(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,       \
                                   const T *A, ptrdiff_t a_rs, ptrdiff_t a_cs,  \
                                   const T *Wp, int accumulate, T *C,           \
-                                  ptrdiff_t ldc)                               \
+                                  ptrdiff_t ldc, int tail)                     \
 {                                                                              \
     ptrdiff_t p0, i0;                                                          \
     if (m <= 0 || n <= 0)                                                      \
@@ -336,7 +393,7 @@ FR_VEC static void fr_gemmp_##SUF(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,       \
             fr_gemmp_blk_##SUF(m - i0 < FR_MC ? m - i0 : FR_MC, n, k, kc,      \
                                A + i0 * a_rs + p0 * a_cs, a_rs, a_cs,          \
                                Wp + p0 * 2 * VL, accumulate || p0 > 0,         \
-                               C + i0 * ldc, ldc);                             \
+                               C + i0 * ldc, ldc, tail);                       \
     }                                                                          \
 }
 FR_PACKGEMM(float, f, fr_v8f, 8)

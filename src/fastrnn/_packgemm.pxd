@@ -13,10 +13,10 @@ cdef extern from "_packgemm.h" nogil:
                    Py_ssize_t w_cs, double* Wp)
     void fr_gemmp_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A,
                     Py_ssize_t a_rs, Py_ssize_t a_cs, const float* Wp,
-                    int accumulate, float* C, Py_ssize_t ldc)
+                    int accumulate, float* C, Py_ssize_t ldc, int tail)
     void fr_gemmp_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A,
                     Py_ssize_t a_rs, Py_ssize_t a_cs, const double* Wp,
-                    int accumulate, double* C, Py_ssize_t ldc)
+                    int accumulate, double* C, Py_ssize_t ldc, int tail)
     enum: FR_REC_P
     void fr_rec1_f(Py_ssize_t steps, Py_ssize_t h, const float* Wp, const float* src,
                    const Py_ssize_t* ids, const float* b, float* A)
@@ -36,12 +36,17 @@ cdef inline void _pack(Py_ssize_t k, Py_ssize_t n, const floating* W, Py_ssize_t
 
 cdef inline void _pmm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating* A,
                       Py_ssize_t a_rs, Py_ssize_t a_cs, const floating* Wp,
-                      bint accumulate, floating* C, Py_ssize_t ldc) noexcept nogil:
-    """C = [C +] op(A) @ W for W packed by _pack, without BLAS."""
+                      bint accumulate, floating* C, Py_ssize_t ldc,
+                      bint tail=False) noexcept nogil:
+    """C = [C +] op(A) @ W for W packed by _pack, without BLAS.  tail: a last
+    panel of one or two columns by dot products along A's rows (when a_cs is
+    1) instead of half a panel; its columns' sums then run in another order
+    than fr_rec1's, so the per-step products (which must match fr_rec1 bit
+    for bit) leave it off."""
     if floating is float:
-        fr_gemmp_f(m, n, k, A, a_rs, a_cs, Wp, accumulate, C, ldc)
+        fr_gemmp_f(m, n, k, A, a_rs, a_cs, Wp, accumulate, C, ldc, tail)
     else:
-        fr_gemmp_d(m, n, k, A, a_rs, a_cs, Wp, accumulate, C, ldc)
+        fr_gemmp_d(m, n, k, A, a_rs, a_cs, Wp, accumulate, C, ldc, tail)
 
 
 cdef inline bint _rec1_fits(Py_ssize_t h, Py_ssize_t itemsize) noexcept nogil:
