@@ -45,6 +45,29 @@ def test_nan_propagates():
         assert np.isnan(got[0]) and np.isfinite(got[1])
 
 
+@pytest.mark.parametrize("f,dtype", [(_fast_tanhf, np.float32), (_fast_tanhd, np.float64)])
+def test_tanh_special_values_in_the_vector_loop(f, dtype):
+    # NaN, +-inf, +-0 and the largest floats at every position of a row of
+    # 64 (whole vectors, not just the scalar tail): NaN stays NaN, +-inf and
+    # +-max give +-1, -0.0 stays -0.0, the finite neighbours are untouched
+    big = np.finfo(dtype).max
+    special = np.array([np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, big, -big], dtype)
+    want = np.array([np.nan, np.nan, 1, -1, 0.0, -0.0, 1, -1], dtype)
+    base = np.linspace(-3, 3, 64).astype(dtype)
+    ref = base.copy()
+    f(ref)
+    for i in range(64):
+        for s, w in zip(special, want):
+            x = base.copy()
+            x[i] = s
+            f(x)
+            if np.isnan(w):
+                assert np.isnan(x[i])
+            else:
+                assert x[i] == w and np.signbit(x[i]) == np.signbit(w), (i, s, x[i])
+            np.testing.assert_array_equal(np.delete(x, i), np.delete(ref, i))
+
+
 def test_tanh_within_two_ulp_everywhere():
     # ulp distance to the correctly rounded float32 tanh: near saturation this
     # is what keeps 1 - a^2 (the BPTT factor) accurate, which a relative error

@@ -114,8 +114,10 @@ cdef void _mm(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floa
     op(W) k x n.  A small W is packed into scratch (_scratch elements) for
     _pmm, whose rows of C the team of up to nt threads splits in blocks of 6
     (each element is computed as on one thread); a large one goes to BLAS,
-    but for a float32 weight gradient (trans_a, m <= KBLOCK_MAX_M), whose W
-    is packed a block of rows at a time."""
+    but for a float32 weight gradient (trans_a, m <= KBLOCK_MAX_M, and
+    KBLOCK_MIN_K rows of W fit: n <= 512), whose W is packed a block of rows
+    at a time.  A last panel of one or two columns: dot products (_pmm's
+    tail)."""
     cdef Py_ssize_t a_rs = 1 if trans_a else lda, a_cs = lda if trans_a else 1
     cdef Py_ssize_t kb, k0, kk
     cdef _Job j
@@ -991,14 +993,16 @@ def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
 
 def _fast_tanhf(float[::1] x):
     """In place x = tanh(x) with the float32 kernel row function (for tests)."""
-    cdef float[::1] zero = np.zeros(x.shape[0], dtype=np.float32)
+    # a bias of -0.0, which adds nothing to any x (+0.0 would turn -0.0 into +0.0)
+    cdef float[::1] zero = np.full(x.shape[0], -0.0, dtype=np.float32)
     if x.shape[0]:
         fr_bias_tanh_f(&x[0], &zero[0], x.shape[0])
 
 
 def _fast_tanhd(double[::1] x):
     """In place x = tanh(x) with the float64 kernel row function (for tests)."""
-    cdef double[::1] zero = np.zeros(x.shape[0], dtype=np.float64)
+    # a bias of -0.0, which adds nothing to any x (+0.0 would turn -0.0 into +0.0)
+    cdef double[::1] zero = np.full(x.shape[0], -0.0, dtype=np.float64)
     if x.shape[0]:
         fr_bias_tanh_d(&x[0], &zero[0], x.shape[0])
 
