@@ -7,7 +7,8 @@ Environment switches:
     FASTRNN_NO_CLONES=1     compile only the baseline (SSE2) code of the row
                             functions, not also the AVX2/FMA and AVX-512
                             clones that such machines run (set by the debug
-                            build, so CI tests it; see _rowops.h).
+                            build; CI also runs the kernel tests on an -O3
+                            build of it; see _rowops.h).
     FASTRNN_NO_AVX512=1     compile the baseline and AVX2/FMA clones only (CI
                             tests the AVX2 code so on an AVX-512 machine).
     FASTRNN_ONLY=a,b        build only these extensions (e.g. _sample), for
