@@ -365,9 +365,10 @@ def test_weight_gradients_in_blocks_of_rows_match_reference(H, O, B, T, dtype):
     # dWaa = dZ.T @ A and dWya = dL.T @ A over B*T rows too many for one
     # packed operand: in float32 the kernels' own product takes A a block of
     # rows at a time (_mm in _kernels.pyx: 512 rows of 128 columns, so 800 =
-    # 512 + 288, a partial last block; 630 rows of 100 columns in blocks of
-    # 585 with 600 outputs, more than KBLOCK_MAX_M, by BLAS; 5000 rows of 24
-    # (32 packed) columns in blocks of 2048); float64 by BLAS
+    # 512 + 288, a partial last block; 630 rows of 100 columns: dWaa in
+    # blocks of 585 + 45, dWya, 600 output rows, more than KBLOCK_MAX_M, by
+    # BLAS; 5000 rows of 24 (32 packed) columns in blocks of 2048); float64
+    # by BLAS
     for mode in ("steps", "lengths", "ignore"):
         p, X, Y, a0, lengths = make_problem(mode, I=13, H=H, O=O, B=B, T=T, dtype=dtype,
                                             seed=H + B)
