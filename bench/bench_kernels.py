@@ -91,7 +91,7 @@ def torch_calls(p, X, Y):
         loss = torch.nn.functional.cross_entropy(
             lin(out).reshape(-1, lin.out_features), Yt.reshape(-1), reduction="sum")
         loss.backward()
-        return float(loss)
+        return float(loss.detach())
 
     def fwd():
         with torch.no_grad():
