@@ -50,9 +50,10 @@ SHAPES = [(33, 7), (50, 1), (70, 5), (128, 9)]
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("mode", MODES)
-def test_threads_give_identical_bits(mode, dtype):
+@pytest.mark.parametrize("O", [11, 17])   # 17: a last panel of one column (the tail)
+def test_threads_give_identical_bits(mode, dtype, O):
     for H, B in SHAPES:
-        p, X, Y, a0, lengths = make_problem(mode, I=13, H=H, O=11, B=B, T=9,
+        p, X, Y, a0, lengths = make_problem(mode, I=13, H=H, O=O, B=B, T=9,
                                             dtype=dtype, seed=H + B)
         one = kernel_call(p, X, Y, a0, lengths, 1)
         assert np.isfinite(one[3]) and np.abs(one[5]).max() > 0
