@@ -123,6 +123,10 @@ def _blas_many() -> bool:
     return max(lib.num_threads for lib in controller.lib_controllers) > 1
 
 
+#: _plan's answer below ONE_THREAD_STEP: nothing to limit, the kernels on one thread
+_SMALL_PLAN = (_no_limit, False, 1, False)
+
+
 def _plan(b: _validate.Batch):
     """(BLAS limit context, blas_steps, threads, blas_serial) for a call.
 
@@ -145,13 +149,13 @@ def _plan(b: _validate.Batch):
     """
     lo, hi = ONE_THREAD_STEP
     bhh = b.B * b.p.H * b.p.H
+    if bhh < lo:
+        return _SMALL_PLAN   # too small for threads of any kind (the usual tiny call)
     limit = _blas_threads(b)
     if limit is _one_blas_thread:
         if not _controller():   # BLAS cannot be limited: its threads do the work
             return limit, False, 1, False
         return limit, False, 0, True
-    if bhh < lo:
-        return limit, False, 1, False   # too small for threads of any kind
     if _blas_many():
         return limit, bhh >= hi, 1, False
     return limit, False, 0, True
