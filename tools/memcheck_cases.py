@@ -94,13 +94,22 @@ def test_own_products(I, H, O, B, T, mode, dtype):
     check(*make_problem(mode, I=I, H=H, O=O, B=B, T=T, dtype=dtype, seed=H), dtype)
 
 
+@pytest.mark.parametrize("mode", ["steps", "lengths"])
+def test_weight_gradients_in_blocks_of_rows(mode):
+    # float32 dWaa, dWya over 4200 rows of 8 (16 packed) columns: the kernels'
+    # own product in blocks of 4096 rows and a partial one (_mm)
+    check(*make_problem(mode, I=5, H=8, O=6, B=70, T=60, dtype=np.float32, seed=3),
+          np.float32)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("accumulate", [False, True])
 @pytest.mark.parametrize("trans_w", [False, True])
 @pytest.mark.parametrize("m,n,k", [(1, 1, 1), (5, 9, 3), (6, 33, 7), (4, 3, 2),
                                    (1, 40, 5), (3, 20, 260), (7, 17, 2)])
-def test_packed_gemm(m, n, k, trans_a, trans_w, accumulate, dtype):
+@pytest.mark.parametrize("tail", [False, True])   # n = 1, 9, 17, 33: a tail of one column
+def test_packed_gemm(m, n, k, trans_a, trans_w, accumulate, tail, dtype):
     from fastrnn._kernels import _packed_gemm
     rng = np.random.default_rng(m + n + k)
     A = rng.normal(size=(k, m) if trans_a else (m, k)).astype(dtype)
@@ -108,7 +117,7 @@ def test_packed_gemm(m, n, k, trans_a, trans_w, accumulate, dtype):
     C = rng.normal(size=(m, n)).astype(dtype)
     want = ((A.T if trans_a else A).astype(np.float64) @ (W.T if trans_w else W)
             + (C if accumulate else 0))
-    _packed_gemm(trans_a, A, trans_w, W, C, accumulate)
+    _packed_gemm(trans_a, A, trans_w, W, C, accumulate, tail)
     defined(C)
     assert rel(C, want) <= TOL[dtype]
 
