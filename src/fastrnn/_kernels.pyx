@@ -119,18 +119,11 @@ cdef void _mm(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floa
     at a time.  A last panel of one or two columns: dot products (_pmm's
     tail)."""
     cdef Py_ssize_t a_rs = 1 if trans_a else lda, a_cs = lda if trans_a else 1
-    cdef Py_ssize_t kb, k0, kk
+    cdef Py_ssize_t w_rs = 1 if trans_w else ldw, w_cs = ldw if trans_w else 1
+    cdef Py_ssize_t kb, k0 = 0, kk
     cdef _Job j
     if _small_w(k, n, sizeof(floating)):
-        _pack(k, n, W, 1 if trans_w else ldw, ldw if trans_w else 1, scratch)
-        if nt <= 1 or m < 12 * nt:
-            _pmm(m, n, k, A, a_rs, a_cs, scratch, accumulate, C, ldc, True)
-            return
-        j.phase = PH_MM
-        j.dbl = floating is double
-        j.m = m; j.n = n; j.k = k; j.a_rs = a_rs; j.a_cs = a_cs; j.ldc = ldc
-        j.A = A; j.Wp = scratch; j.acc = accumulate; j.C = C
-        fr_team(nt, _task, &j, &j.bar)
+        kb = k   # W packed whole, once
     elif (floating is float and trans_a and m <= KBLOCK_MAX_M
           and _small_w(KBLOCK_MIN_K, n, sizeof(floating))):
         # a weight gradient (dWaa = dZ.T @ A, dWya = dL.T @ A: k = B*T rows):
@@ -141,16 +134,25 @@ cdef void _mm(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floa
         # 1.04x), as do outputs of more than KBLOCK_MAX_M rows (word's
         # dWya: 10000 rows, measured slower by a k-blocked product before).
         kb = SMALL_W_BYTES // (_up16(n) * sizeof(floating))
-        k0 = 0
-        while k0 < k:
-            kk = k - k0 if k - k0 < kb else kb
-            _pack(kk, n, W + k0 * (1 if trans_w else ldw), 1 if trans_w else ldw,
-                  ldw if trans_w else 1, scratch)
-            _pmm(m, n, kk, A + k0 * lda, a_rs, a_cs, scratch, accumulate or k0 > 0, C, ldc)
-            k0 += kk
     else:
         gemm(trans_a, trans_w, <int> m, <int> n, <int> k, <floating> 1.0, A, <int> lda,
              W, <int> ldw, <floating> (1.0 if accumulate else 0.0), C, <int> ldc)
+        return
+    while True:   # at least once: k = 0 still sets C (to 0 unless accumulating)
+        kk = k - k0 if k - k0 < kb else kb
+        _pack(kk, n, W + k0 * w_rs, w_rs, w_cs, scratch)
+        if nt <= 1 or m < 12 * nt:
+            _pmm(m, n, kk, A + k0 * a_cs, a_rs, a_cs, scratch, accumulate or k0 > 0, C,
+                 ldc, True)
+        else:
+            j.phase = PH_MM
+            j.dbl = floating is double
+            j.m = m; j.n = n; j.k = kk; j.a_rs = a_rs; j.a_cs = a_cs; j.ldc = ldc
+            j.A = A + k0 * a_cs; j.Wp = scratch; j.acc = accumulate or k0 > 0; j.C = C
+            fr_team(nt, _task, &j, &j.bar)
+        k0 += kk
+        if k0 >= k:
+            return
 
 
 cdef inline void _bias_tanh(floating* c, const floating* b, Py_ssize_t n) noexcept nogil:
@@ -994,17 +996,17 @@ def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
 def _fast_tanhf(float[::1] x):
     """In place x = tanh(x) with the float32 kernel row function (for tests)."""
     # a bias of -0.0, which adds nothing to any x (+0.0 would turn -0.0 into +0.0)
-    cdef float[::1] zero = np.full(x.shape[0], -0.0, dtype=np.float32)
+    cdef float[::1] bias = np.full(x.shape[0], -0.0, dtype=np.float32)
     if x.shape[0]:
-        fr_bias_tanh_f(&x[0], &zero[0], x.shape[0])
+        fr_bias_tanh_f(&x[0], &bias[0], x.shape[0])
 
 
 def _fast_tanhd(double[::1] x):
     """In place x = tanh(x) with the float64 kernel row function (for tests)."""
     # a bias of -0.0, which adds nothing to any x (+0.0 would turn -0.0 into +0.0)
-    cdef double[::1] zero = np.full(x.shape[0], -0.0, dtype=np.float64)
+    cdef double[::1] bias = np.full(x.shape[0], -0.0, dtype=np.float64)
     if x.shape[0]:
-        fr_bias_tanh_d(&x[0], &zero[0], x.shape[0])
+        fr_bias_tanh_d(&x[0], &bias[0], x.shape[0])
 
 
 def _fast_expf(float[::1] x):

@@ -287,14 +287,13 @@ fr_edge_##SUF(int R, int P, ptrdiff_t w, ptrdiff_t kc, const T *a,             \
  * odd VL, their lanes added in order, the last kc % VL terms in order;     \
  * the same operations for every row whatever m or its position */          \
 static inline __attribute__((always_inline)) void                              \
-fr_tail_##SUF(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, int tw, const T *a,      \
-              ptrdiff_t a_rs, const T *b, int acc, T *C, ptrdiff_t ldc)        \
+fr_tail_##SUF(ptrdiff_t m, ptrdiff_t kc, int tw, const T *a, ptrdiff_t a_rs,    \
+              const T *b, int acc, T *C, ptrdiff_t ldc)                        \
 {                                                                              \
     T wc[2][FR_KC];                                                            \
     const VT zero = {0};                                                       \
     ptrdiff_t i, p;                                                            \
     int c, l;                                                                  \
-    (void) k;                                                                  \
     for (c = 0; c < tw; c++)                                                   \
         for (p = 0; p < kc; p++)                                               \
             wc[c][p] = b[p * 2 * VL + c];                                      \
@@ -330,7 +329,7 @@ fr_gemmp_blk_##SUF(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, ptrdiff_t kc,        \
     const ptrdiff_t NR = 2 * VL;                                               \
     const int tw = (tail && a_cs == 1 && n % NR <= 2) ? (int) (n % NR) : 0;   \
     if (tw) {                                                                  \
-        fr_tail_##SUF(m, k, kc, tw, a, a_rs, b + (n / NR) * NR * k, acc,       \
+        fr_tail_##SUF(m, kc, tw, a, a_rs, b + (n / NR) * NR * k, acc,          \
                       C + n - tw, ldc);                                        \
         n -= tw;                                                               \
     }                                                                          \

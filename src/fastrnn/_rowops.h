@@ -120,10 +120,9 @@ static inline float fr_expneg_f(float x)
  * coefficients).  -m and 2 + m each come from 2^n expm1(r) in one fused
  * multiply-add onto 1 - 2^n and 1 + 2^n (the product by 2^n is exact, so
  * the baseline clone's separate multiply and add round once too; the sums
- * exact down to n = -23; past that
- * tanh is within an ulp of 1): rounding m first and then 2 + m (whose
- * spacing is twice that of a result just below 1) put 12% of [4, 8) at 2
- * ulp.  -2|x| is clamped below at -40 only: past |x| = 9.01 tanh rounds to
+ * are exact down to n = -23, and past that tanh is within an ulp of 1):
+ * rounding m first and then 2 + m (whose spacing is twice that of a result
+ * just below 1) put 12% of [4, 8) at 2 ulp.  -2|x| is clamped below at -40 only: past |x| = 9.01 tanh rounds to
  * +-1 whatever m is.  Every operation is unconditional, which lets gcc
  * vectorise the row loops.  NaN in, NaN out (through the arithmetic: no test
  * of its own). */
