@@ -423,6 +423,29 @@ def test_outputs_are_fresh_owned_arrays(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("H", [1, 3, 8, 17])
+def test_one_sequence_long_with_a_small_state(H, dtype):
+    """fr_rec1 stores each state by whole vectors (16 floats, 8 doubles a
+    panel) while the rows left have room, the padding landing in rows the
+    next steps overwrite; tiny states over many steps, full length and cut
+    short, equal the batched path bit for bit."""
+    T = 40
+    p, X, Y, a0, lengths = make_problem("a0", I=5, H=H, B=1, T=T, dtype=dtype, seed=H)
+    Xb = np.concatenate([X, X])
+    a0b = np.concatenate([a0, a0])
+    for n in (T, T - 1, 17, 2, 1):
+        probs, A = fastrnn.forward(p, X, a0, np.array([n]))
+        probs_b, A_b = fastrnn.forward(p, Xb, a0b, np.array([n, T]))
+        np.testing.assert_array_equal(A, A_b[:1], err_msg=f"n={n}")
+        np.testing.assert_array_equal(probs, probs_b[:1], err_msg=f"n={n}")
+        assert not A[0, n:].any()
+        _, _, a_last = fastrnn.loss_and_grads(p, X, Y, a0, np.array([n]))
+        _, _, a_last_b = fastrnn.loss_and_grads(p, Xb, np.concatenate([Y, Y]), a0b,
+                                                np.array([n, T]))
+        np.testing.assert_array_equal(a_last, a_last_b[:1], err_msg=f"n={n}")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("mode", ["steps", "all"])
 def test_one_sequence_equals_its_row_of_a_batch(mode, dtype):
     """A single sequence whose state fits in registers runs every step in one

@@ -10,7 +10,7 @@ Paths: token ids and dense inputs; full length and padded (lengths); ignored
 targets and one target per sequence; a0 given (B, H) and shared (H,); the
 kernels' own packed products (_packgemm.h: 6-row blocks, 1-5 leftover rows
 with several panels at once, partial last panels through the tile; BLAS for
-the larger output-layer products); H = 1;
+the larger output-layer products); one sequence's steps in one call; H = 1;
 float32 and float64; the BLAS wrappers in all four transposes; the float32
 tanh/exp row operations on odd lengths (vector loop and remainder); sampling
 with prime, a0, temperature, top_k, stop_id, length 0 and NaN parameters.
@@ -92,6 +92,21 @@ def test_edge_shapes(I, H, O, B, T, mode, dtype):
 @pytest.mark.parametrize("mode", ["steps", "lengths", "dense"])
 def test_own_products(I, H, O, B, T, mode, dtype):
     check(*make_problem(mode, I=I, H=H, O=O, B=B, T=T, dtype=dtype, seed=H), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("H", [1, 9, 50, 112])
+@pytest.mark.parametrize("mode", ["steps", "all"])
+def test_one_sequence(H, mode, dtype):
+    # B = 1, every step in one call (fr_rec1, H <= 112 float32, 56 float64):
+    # its states stored by whole vectors where the rows left have room (the
+    # padding lands in the next row), the last rows element by element; full
+    # length and padded
+    p, X, Y, a0, lengths = make_problem(mode, I=4, H=H, O=5, B=1, T=5, dtype=dtype,
+                                        seed=H)
+    if mode == "all":
+        lengths = np.array([3])
+    check(p, X, Y, a0, lengths, dtype)
 
 
 @pytest.mark.parametrize("mode", ["steps", "lengths"])

@@ -361,7 +361,7 @@ cdef void _states(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
     if B == 1 and WaaTp != NULL and _rec1_fits(H, sizeof(floating)):
         # one sequence whose state fits in registers: every step in one call,
         # the same values as _states_cols (nt is 1: B*H*H < PAR_MIN_BHH)
-        _rec1(lengths[0], H, WaaTp, src, NULL if dense else ids, ba, Abuf)
+        _rec1(lengths[0], H, WaaTp, src, NULL if dense else ids, ba, Abuf, Abuf + H)
         memset(Abuf + (lengths[0] + 1) * H, 0, (T - lengths[0]) * H * sizeof(floating))
         return
     if nt <= 1:
@@ -547,17 +547,28 @@ cdef void _forward(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
     cdef _Job j
     if not blas_steps:
         _pack(H, H, Waa, 1, H, WaaTp)
-    memcpy(Abuf, a0, BH * sizeof(floating))
     if is_dense:
         _project_dense(B * T, I, H, dense, WaxT, P)
-    _states(is_dense, B, T, H, ids, src, Waa, NULL if blas_steps else WaaTp, ba,
-            lengths, Abuf, nt)
-    # A (B, T, H), batch-major as returned; padding is already zero
-    for b in range(B):
-        for t in range(T):
-            memcpy(A + (b * T + t) * H, Abuf + (t + 1) * BH + b * H, H * sizeof(floating))
+    if B == 1 and not blas_steps and _rec1_fits(H, sizeof(floating)):
+        # one sequence (as in _states): time-major is batch-major, so the
+        # states go straight to A (no Abuf, no copy)
+        _rec1(lengths[0], H, WaaTp, src, NULL if is_dense else ids, ba, a0, A)
+        memset(A + lengths[0] * H, 0, (T - lengths[0]) * H * sizeof(floating))
         if a_last != NULL:
-            memcpy(a_last + b * H, Abuf + lengths[b] * BH + b * H, H * sizeof(floating))
+            memcpy(a_last, A + (lengths[0] - 1) * H if lengths[0] > 0 else a0,
+                   H * sizeof(floating))
+    else:
+        memcpy(Abuf, a0, BH * sizeof(floating))
+        _states(is_dense, B, T, H, ids, src, Waa, NULL if blas_steps else WaaTp, ba,
+                lengths, Abuf, nt)
+        # A (B, T, H), batch-major as returned; padding is already zero
+        for b in range(B):
+            for t in range(T):
+                memcpy(A + (b * T + t) * H, Abuf + (t + 1) * BH + b * H,
+                       H * sizeof(floating))
+            if a_last != NULL:
+                memcpy(a_last + b * H, Abuf + lengths[b] * BH + b * H,
+                       H * sizeof(floating))
     # probs = A @ Wya.T                 (all B*T steps in one GEMM; measured 2x
     # faster than one GEMM per sequence at the word size)
     _mm(False, B * T, O, H, A, H, True, Wya, H, False, probs, O, scratch, nt)

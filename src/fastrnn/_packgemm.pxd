@@ -19,9 +19,9 @@ cdef extern from "_packgemm.h" nogil:
                     int accumulate, double* C, Py_ssize_t ldc, int tail)
     enum: FR_REC_P
     void fr_rec1_f(Py_ssize_t steps, Py_ssize_t h, const float* Wp, const float* src,
-                   const Py_ssize_t* ids, const float* b, float* A)
+                   const Py_ssize_t* ids, const float* b, const float* a0, float* A)
     void fr_rec1_d(Py_ssize_t steps, Py_ssize_t h, const double* Wp, const double* src,
-                   const Py_ssize_t* ids, const double* b, double* A)
+                   const Py_ssize_t* ids, const double* b, const double* a0, double* A)
 
 
 cdef inline void _pack(Py_ssize_t k, Py_ssize_t n, const floating* W, Py_ssize_t w_rs,
@@ -56,11 +56,12 @@ cdef inline bint _rec1_fits(Py_ssize_t h, Py_ssize_t itemsize) noexcept nogil:
 
 cdef inline void _rec1(Py_ssize_t steps, Py_ssize_t h, const floating* Wp,
                        const floating* src, const Py_ssize_t* ids, const floating* b,
-                       floating* A) noexcept nogil:
+                       const floating* a0, floating* A) noexcept nogil:
     """One sequence's forward recurrence, all steps in one call (_packgemm.h
-    fr_rec1): A[t+1] = tanh(src[ids[t] if ids else t] + A[t] @ W + b), rows of
-    h, W (h x h) packed by _pack; h must pass _rec1_fits."""
+    fr_rec1): A[t] = tanh(src[ids[t] if ids else t] + A[t-1] @ W + b) for t <
+    steps, rows of h, with A[-1] = a0 (a0 may be A - h); W (h x h) packed by
+    _pack; h must pass _rec1_fits."""
     if floating is float:
-        fr_rec1_f(steps, h, Wp, src, ids, b, A)
+        fr_rec1_f(steps, h, Wp, src, ids, b, a0, A)
     else:
-        fr_rec1_d(steps, h, Wp, src, ids, b, A)
+        fr_rec1_d(steps, h, Wp, src, ids, b, a0, A)
