@@ -47,18 +47,24 @@ if ASAN:
     link_args += ["-fsanitize=address"]
 
 
+#: per-module flags: _update's loops must round every intermediate to the
+#: dtype as optim's NumPy code does (no fused multiply-adds), and may inline
+#: sqrt as one instruction (no errno to set)
+EXTRA_ARGS = {"_update": ["-ffp-contract=off", "-fno-math-errno"]}
+
+
 def ext(name):
     return Extension(
         f"fastrnn.{name}",
         [f"src/fastrnn/{name}.pyx"],
         include_dirs=["src/fastrnn", np.get_include()],
-        extra_compile_args=compile_args,
+        extra_compile_args=compile_args + EXTRA_ARGS.get(name, []),
         extra_link_args=link_args + (["-pthread"] if name == "_kernels" else []),
         define_macros=macros,
     )
 
 
-EXTENSIONS = ["_blas", "_index", "_kernels", "_sample"]
+EXTENSIONS = ["_blas", "_index", "_kernels", "_sample", "_update"]
 only = os.environ.get("FASTRNN_ONLY")
 if only:
     EXTENSIONS = [e for e in EXTENSIONS if e in only.split(",")]

@@ -669,3 +669,185 @@ def test_matches_torch(name, kwargs):
         opt.step(g)
         for k, t in tparams.items():
             np.testing.assert_allclose(params[k], t.detach().numpy(), rtol=1e-6, atol=1e-12, err_msg=k)
+
+
+# ---------------------------------------------------------------------------
+# the compiled one-pass loops (fastrnn._update) against the ufunc calls
+# ---------------------------------------------------------------------------
+needs_update = pytest.mark.skipif(getattr(optim, "_update", None) is None,
+                                  reason="fastrnn._update not built (optim loaded alone)")
+
+ALL_CONFIGS = ([("sgd", kw) for kw in SGD_CONFIGS]
+               + [("adagrad", dict(lr=0.1)), ("adagrad", dict(lr=0.05, eps=1e-3)),
+                  ("adam", dict(lr=0.01)),
+                  ("adam", dict(lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.02))])
+
+
+def _twins(name, kwargs, dtype, seed):
+    """Two optimizers on equal parameters: the compiled loops and the ufuncs."""
+    pa, pb = make_params(dtype, seed=seed), make_params(dtype, seed=seed)
+    fast = make_optimizer(name, pa, **kwargs)
+    slow = make_optimizer(name, pb, **kwargs)
+    slow._compiled = False
+    return pa, pb, fast, slow
+
+
+@needs_update
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, kwargs", ALL_CONFIGS, ids=str)
+def test_compiled_steps_equal_ufunc_steps_bit_for_bit(name, kwargs, dtype):
+    """Same operations, order and dtype: parameters and state come out equal
+    to the last bit, step after step (Fortran-ordered Wax and its gradient
+    included), and the compiled path is the one taken."""
+    pa, pb, fast, slow = _twins(name, kwargs, dtype, seed=5)
+    calls = []
+    real = getattr(optim._update, name)
+
+    def spy(*args):
+        calls.append(real(*args))
+        return calls[-1]
+
+    setattr(optim._update, name, spy)
+    try:
+        for step in range(4):
+            g = make_grads(pa, seed=step)
+            g["Waa"][0, 0] = 0.0  # an exact zero: sqrt(0) + eps, 0 / x
+            fast.step(g)
+            slow.step(g)
+    finally:
+        setattr(optim._update, name, real)
+    assert calls and all(calls), calls  # every parameter by the compiled loop
+    for k in pa:
+        np.testing.assert_array_equal(pa[k], pb[k], err_msg=k)
+        assert pa[k].flags.f_contiguous == pb[k].flags.f_contiguous
+    sa, sb = fast.state_dict(), slow.state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        np.testing.assert_array_equal(sa[k], sb[k], err_msg=k)
+
+
+@needs_update
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, kwargs", ALL_CONFIGS[:2] + ALL_CONFIGS[-3:], ids=str)
+def test_compiled_loops_leave_other_layouts_to_the_ufuncs(name, kwargs, dtype):
+    """Gradients the loops do not take (strided, C-ordered against a
+    Fortran-ordered parameter, read-only is fine) fall back to the ufunc
+    calls: the same results as the NumPy path throughout."""
+    pa, pb, fast, slow = _twins(name, kwargs, dtype, seed=9)
+    for step in range(3):
+        g = make_grads(pa, seed=step, fortran_wax=False)  # C-ordered against F-ordered Wax
+        wide = np.zeros((H, 2 * H), dtype=dtype)
+        wide[:, ::2] = g["Waa"]
+        g["Waa"] = wide[:, ::2]  # strided view
+        g["ba"].flags.writeable = False  # read-only gradients are fine
+        fast.step(g)
+        slow.step(g)
+    for k in pa:
+        np.testing.assert_array_equal(pa[k], pb[k], err_msg=k)
+
+
+@needs_update
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_update_loops_refuse_what_they_cannot_take(dtype):
+    """Each loop returns False and writes nothing unless every array is a
+    contiguous ndarray of the parameter's dtype, shape and order, the
+    written ones writeable, the gradient apart from them."""
+    u = optim._update
+    rng = np.random.default_rng(0)
+
+    def adam(p, g, m, v):
+        return u.adam(p, g, m, v, 0.9, 0.999, 1e-8, 0.0, 1e-3, 0.5)
+
+    def refused(make):
+        # v >= 0, as Adam's second moments are
+        p, g, m, v = make(*[rng.random((3, 4)).astype(dtype) for _ in range(4)])
+        before = [np.array(a, copy=True) for a in (p, g, m, v)]
+        if adam(p, g, m, v):
+            assert not np.array_equal(p, before[0])  # taken: p moved
+            return False
+        for a, b in zip((p, g, m, v), before):
+            np.testing.assert_array_equal(a, b)
+        return True
+
+    def read_only(a):
+        a.flags.writeable = False
+        return a
+
+    assert not refused(lambda p, g, m, v: (p, g, m, v))  # the control: taken
+    assert refused(lambda p, g, m, v: (p, g.astype(np.float16), m, v))  # gradient dtype
+    assert refused(lambda p, g, m, v: (p, g[:, :3].copy(), m, v))  # shape
+    assert refused(lambda p, g, m, v: (p, np.asfortranarray(g), m, v))  # order
+    assert refused(lambda p, g, m, v: (p, g, np.asfortranarray(m), v))  # state's order
+    assert refused(lambda p, g, m, v: (p, g, m, v.astype(np.float16)))  # state's dtype
+    assert refused(lambda p, g, m, v: (read_only(p), g, m, v))  # read-only parameter
+    assert refused(lambda p, g, m, v: (p, g, read_only(m), v))  # read-only state
+    assert refused(lambda p, g, m, v: (p, p, m, v))  # the gradient is the parameter
+    assert refused(lambda p, g, m, v: (p, m, m, v))  # ... or the state
+    assert refused(lambda p, g, m, v: (p.astype(np.int64), g, m, v))  # not a float
+    p, g, G, _ = [rng.standard_normal((3, 4)).astype(dtype) for _ in range(4)]
+    assert not u.sgd(p, g, None, 0.1, 0.9, False, 0.0)  # momentum without v
+    assert not u.sgd(p, g, G, 0.1, 0.0, False, 0.0)  # v without momentum
+    assert not u.adagrad(p, g, None, 0.1, 1e-8)
+    assert not u.adagrad(p, g, G[:, ::2], 0.1, 1e-8)
+    assert u.sumsq([1.0, 2.0]) is None  # not an ndarray
+    assert u.sumsq(np.arange(4.0)[::2]) is None  # strided
+    assert u.sumsq(np.arange(4, dtype=np.int32)) is None
+
+
+@needs_update
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 1001])
+def test_sumsq_matches_exact_sum(n, dtype):
+    """float64 squares (exact for float32 values) summed: within a few float64
+    roundings of the exactly rounded sum, for lengths around the eight
+    running sums, in C and Fortran order."""
+    x = np.random.default_rng(n).standard_normal(n).astype(dtype)
+    exact = math.fsum(float(v) * float(v) for v in x.astype(np.float64))
+    assert optim._update.sumsq(x) == pytest.approx(exact, rel=1e-15 * max(n, 1), abs=0)
+    if n >= 8:
+        X = np.asfortranarray(x[: n - n % 4].reshape(4, -1))
+        exact = math.fsum(float(v) ** 2 for v in X.ravel().astype(np.float64))
+        assert optim._update.sumsq(X) == pytest.approx(exact, rel=1e-15 * n, abs=0)
+
+
+@needs_update
+def test_global_norm_same_with_and_without_the_compiled_sums(monkeypatch):
+    """global_norm by the compiled sums and by the NumPy path agree to float64
+    rounding, float32 and float64, extreme float64 magnitudes included (the
+    compiled sum overflows, and the NumPy path rescales)."""
+    rng = np.random.default_rng(3)
+    cases = [{"a": rng.standard_normal((5, 7)).astype(np.float32),
+              "b": np.asfortranarray(rng.standard_normal((6, 3)).astype(np.float32))},
+             {"a": rng.standard_normal(100), "b": rng.standard_normal((3, 3))},
+             {"a": np.array([1e200, -1e200, 1e200]), "b": np.array([1e-200])},
+             {"a": np.array([3e-200, 4e-200])}]
+    fast = [optim.global_norm(g) for g in cases]
+    monkeypatch.setattr(optim, "_update", None)
+    slow = [optim.global_norm(g) for g in cases]
+    for f, s in zip(fast, slow):
+        assert f == pytest.approx(s, rel=1e-14)
+
+
+@needs_update
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_compiled_clip_by_value_equals_np_clip(dtype):
+    """The compiled clip gives np.clip's values bit for bit: NaN kept, +-inf
+    and values beyond the bound clipped, -0.0 kept, the bound rounded to the
+    dtype (5.3 is not a float32); strided arrays go to np.clip."""
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal(40) * 8).astype(dtype)
+    x[:6] = [np.nan, np.inf, -np.inf, -0.0, 5.3, -5.3]
+    grads = {"a": x.copy(), "b": np.asfortranarray(x[:36].reshape(6, 6)),
+             "c": np.repeat(x, 2)[::2]}
+    assert not grads["c"].flags.c_contiguous
+    want = {k: np.clip(g, -g.dtype.type(5.3), g.dtype.type(5.3)) for k, g in grads.items()}
+    clip_by_value(grads, 5.3)
+    for k in grads:
+        np.testing.assert_array_equal(grads[k], want[k], err_msg=k)
+        assert np.array_equal(np.signbit(grads[k]), np.signbit(want[k]))
+    assert optim._update.clip(np.zeros(3, dtype), 1.0)
+    ro = np.zeros(3, dtype)
+    ro.flags.writeable = False
+    assert not optim._update.clip(ro, 1.0)
+    with pytest.raises(ValueError):
+        clip_by_value({"w": ro}, 1.0)  # np.clip's own error for a read-only array

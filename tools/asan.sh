@@ -31,7 +31,8 @@ echo "   built in $((SECONDS - start)) s"
 
 if (($# == 0)); then
     set -- tests/test_kernels.py tests/test_validate.py tests/test_blas.py
-    for extra in tests/test_sample.py tests/test_rowops.py tests/test_numerics.py; do
+    for extra in tests/test_sample.py tests/test_rowops.py tests/test_numerics.py \
+                 tests/test_optim.py; do
         [[ -e $extra ]] && set -- "$@" "$extra"
     done
 fi

@@ -47,7 +47,7 @@ for need in ("setup.py", "pyproject.toml", "LICENSE", "src/fastrnn/_kernels.pyx"
     assert any(n.endswith(need) for n in names), f"sdist lacks {need}"
 names = zipfile.ZipFile(wheel).namelist()
 assert not [n for n in names if n.endswith(".c")], "wheel ships C sources"
-for ext in ("_blas", "_kernels", "_sample"):
+for ext in ("_blas", "_kernels", "_sample", "_update"):
     assert any(n.startswith(f"fastrnn/{ext}.") and n.endswith(".so") for n in names), ext
     assert f"fastrnn/{ext}.pyi" in names, f"{ext}.pyi"
 assert "fastrnn/py.typed" in names
