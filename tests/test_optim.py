@@ -784,6 +784,11 @@ def test_update_loops_refuse_what_they_cannot_take(dtype):
     assert refused(lambda p, g, m, v: (p, p, m, v))  # the gradient is the parameter
     assert refused(lambda p, g, m, v: (p, m, m, v))  # ... or the state
     assert refused(lambda p, g, m, v: (p.astype(np.int64), g, m, v))  # not a float
+    assert refused(lambda p, g, m, v: (p, np.ma.masked_array(g), m, v))  # a subclass
+    swapped = np.dtype(dtype).newbyteorder()
+    assert refused(lambda p, g, m, v: (p.astype(swapped), g, m, v))  # byte order
+    assert refused(lambda p, g, m, v: (p, g.astype(swapped), m, v))
+    assert refused(lambda p, g, m, v: (p, g, m.astype(swapped), v))
     p, g, G, _ = [rng.standard_normal((3, 4)).astype(dtype) for _ in range(4)]
     assert not u.sgd(p, g, None, 0.1, 0.9, False, 0.0)  # momentum without v
     assert not u.sgd(p, g, G, 0.1, 0.0, False, 0.0)  # v without momentum
@@ -792,6 +797,8 @@ def test_update_loops_refuse_what_they_cannot_take(dtype):
     assert u.sumsq([1.0, 2.0]) is None  # not an ndarray
     assert u.sumsq(np.arange(4.0)[::2]) is None  # strided
     assert u.sumsq(np.arange(4, dtype=np.int32)) is None
+    assert u.sumsq(np.arange(4, dtype=swapped)) is None
+    assert not u.clip(np.arange(4, dtype=swapped), 1.0)
 
 
 @needs_update
@@ -851,3 +858,27 @@ def test_compiled_clip_by_value_equals_np_clip(dtype):
     assert not optim._update.clip(ro, 1.0)
     with pytest.raises(ValueError):
         clip_by_value({"w": ro}, 1.0)  # np.clip's own error for a read-only array
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, kwargs", ALL_CONFIGS[1:2] + ALL_CONFIGS[-2:], ids=str)
+def test_byte_swapped_arrays_give_the_native_results(name, kwargs, dtype):
+    """Arrays in the other byte order (e.g. loaded from a big-endian file):
+    updates, norms and clipping give the values of native arrays (the
+    compiled loops leave them to the ufuncs)."""
+    swapped = np.dtype(dtype).newbyteorder()
+    pa, pb = make_params(dtype, seed=2), make_params(dtype, seed=2)
+    pb = {k: v.astype(swapped, order="K") for k, v in pb.items()}
+    oa = make_optimizer(name, pa, **kwargs)
+    ob = make_optimizer(name, pb, **kwargs)
+    for step in range(3):
+        g = make_grads(pa, seed=step)
+        gb = {k: v.astype(swapped, order="K") for k, v in g.items()}
+        assert optim.global_norm(gb) == pytest.approx(optim.global_norm(g), rel=1e-12)
+        oa.step(g)
+        ob.step(gb)
+    for k in pa:
+        np.testing.assert_array_equal(pb[k].astype(dtype), pa[k], err_msg=k)
+    x = np.array([-7.0, 0.5, 12.0], dtype=swapped)
+    clip_by_value({"x": x}, 5.0)
+    np.testing.assert_array_equal(x, np.array([-5.0, 0.5, 5.0], dtype=dtype))

@@ -13,7 +13,9 @@ come out the same, bit for bit (tests/test_optim.py holds the two paths
 equal).
 
 Each function returns False, touching nothing, unless every array is an
-aligned ndarray of the parameter's float dtype and shape, contiguous in the
+aligned ndarray (exactly: subclasses such as masked arrays keep their own
+ufunc behaviour) of the parameter's float dtype (in the machine's byte order)
+and shape, contiguous in the
 parameter's memory order (C, or Fortran for a Fortran-ordered parameter),
 the written ones writeable, no two sharing memory: optim then runs its NumPy
 code, which takes any layout.
@@ -48,15 +50,16 @@ cdef inline bint _order(cnp.ndarray a, bint fortran) noexcept:
 
 
 cdef int _like(object a, cnp.ndarray p, bint fortran, bint write) noexcept:
-    """a is an aligned ndarray with p's dtype and shape, contiguous in p's
-    order, writeable if write."""
+    """a is an aligned ndarray with p's dtype (native byte order) and shape,
+    contiguous in p's order, writeable if write."""
     cdef cnp.ndarray x
     cdef int d
-    if not cnp.PyArray_Check(a):
+    if not cnp.PyArray_CheckExact(a):
         return 0
     x = <cnp.ndarray> a
     if (cnp.PyArray_TYPE(x) != cnp.PyArray_TYPE(p) or cnp.PyArray_NDIM(x) != cnp.PyArray_NDIM(p)
-            or not cnp.PyArray_ISALIGNED(x) or not _order(x, fortran)
+            or not cnp.PyArray_ISALIGNED(x) or not cnp.PyArray_ISNOTSWAPPED(x)
+            or not _order(x, fortran)
             or (write and not cnp.PyArray_ISWRITEABLE(x))):
         return 0
     for d in range(cnp.PyArray_NDIM(p)):
@@ -81,7 +84,7 @@ cdef int _check(object p, object g, object s1, object s2) noexcept:
     cdef cnp.ndarray pa
     cdef bint fortran
     cdef int kind
-    if not cnp.PyArray_Check(p):
+    if not cnp.PyArray_CheckExact(p):
         return 0
     pa = <cnp.ndarray> p
     if cnp.PyArray_TYPE(pa) == cnp.NPY_FLOAT32:
@@ -90,7 +93,8 @@ cdef int _check(object p, object g, object s1, object s2) noexcept:
         kind = 2
     else:
         return 0
-    if not cnp.PyArray_ISALIGNED(pa) or not cnp.PyArray_ISWRITEABLE(pa):
+    if (not cnp.PyArray_ISALIGNED(pa) or not cnp.PyArray_ISNOTSWAPPED(pa)
+            or not cnp.PyArray_ISWRITEABLE(pa)):
         return 0
     if cnp.PyArray_IS_C_CONTIGUOUS(pa):
         fortran = False
@@ -187,12 +191,13 @@ def adam(p, g, m, v, double beta1, double beta2, double eps, double weight_decay
 # ---- sums of squares, clipping by value -------------------------------------
 
 cdef int _contiguous(object a, bint write) noexcept:
-    """0: not taken; 1: float32; 2: float64 (aligned, C- or F-contiguous,
-    writeable if write)."""
-    if not cnp.PyArray_Check(a):
+    """0: not taken; 1: float32; 2: float64 (aligned, native byte order, C- or
+    F-contiguous, writeable if write)."""
+    if not cnp.PyArray_CheckExact(a):
         return 0
     cdef cnp.ndarray x = <cnp.ndarray> a
-    if (not cnp.PyArray_ISALIGNED(x) or (write and not cnp.PyArray_ISWRITEABLE(x))
+    if (not cnp.PyArray_ISALIGNED(x) or not cnp.PyArray_ISNOTSWAPPED(x)
+            or (write and not cnp.PyArray_ISWRITEABLE(x))
             or not (cnp.PyArray_IS_C_CONTIGUOUS(x) or cnp.PyArray_IS_F_CONTIGUOUS(x))):
         return 0
     if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
