@@ -48,9 +48,13 @@ if ASAN:
 
 
 #: per-module flags: _update's loops must round every intermediate to the
-#: dtype as optim's NumPy code does (no fused multiply-adds), and may inline
-#: sqrt as one instruction (no errno to set)
-EXTRA_ARGS = {"_update": ["-ffp-contract=off", "-fno-math-errno"]}
+#: dtype as optim's NumPy code does (no fused multiply-adds), raise the
+#: floating-point exception flags its ufunc calls raise and no others (no
+#: operation computed ahead of a branch: -ftrapping-math, after the common
+#: -fno-trapping-math), may inline sqrt as one instruction (no errno to set),
+#: and use the NumPy 2 C API (PyUFunc_GiveFloatingpointErrors)
+EXTRA_ARGS = {"_update": ["-ffp-contract=off", "-ftrapping-math", "-fno-math-errno"]}
+EXTRA_MACROS = {"_update": [("NPY_TARGET_VERSION", "NPY_2_0_API_VERSION")]}
 
 
 def ext(name):
@@ -60,7 +64,7 @@ def ext(name):
         include_dirs=["src/fastrnn", np.get_include()],
         extra_compile_args=compile_args + EXTRA_ARGS.get(name, []),
         extra_link_args=link_args + (["-pthread"] if name == "_kernels" else []),
-        define_macros=macros,
+        define_macros=macros + EXTRA_MACROS.get(name, []),
     )
 
 

@@ -674,7 +674,7 @@ def test_matches_torch(name, kwargs):
 # ---------------------------------------------------------------------------
 # the compiled one-pass loops (fastrnn._update) against the ufunc calls
 # ---------------------------------------------------------------------------
-needs_update = pytest.mark.skipif(getattr(optim, "_update", None) is None,
+needs_update = pytest.mark.skipif(getattr(optim, "_cupdate", None) is None,
                                   reason="fastrnn._update not built (optim loaded alone)")
 
 ALL_CONFIGS = ([("sgd", kw) for kw in SGD_CONFIGS]
@@ -701,13 +701,13 @@ def test_compiled_steps_equal_ufunc_steps_bit_for_bit(name, kwargs, dtype):
     included), and the compiled path is the one taken."""
     pa, pb, fast, slow = _twins(name, kwargs, dtype, seed=5)
     calls = []
-    real = getattr(optim._update, name)
+    real = getattr(optim._cupdate, name)
 
     def spy(*args):
         calls.append(real(*args))
         return calls[-1]
 
-    setattr(optim._update, name, spy)
+    setattr(optim._cupdate, name, spy)
     try:
         for step in range(4):
             g = make_grads(pa, seed=step)
@@ -715,7 +715,7 @@ def test_compiled_steps_equal_ufunc_steps_bit_for_bit(name, kwargs, dtype):
             fast.step(g)
             slow.step(g)
     finally:
-        setattr(optim._update, name, real)
+        setattr(optim._cupdate, name, real)
     assert calls and all(calls), calls  # every parameter by the compiled loop
     for k in pa:
         np.testing.assert_array_equal(pa[k], pb[k], err_msg=k)
@@ -752,7 +752,7 @@ def test_update_loops_refuse_what_they_cannot_take(dtype):
     """Each loop returns False and writes nothing unless every array is a
     contiguous ndarray of the parameter's dtype, shape and order, the
     written ones writeable, the gradient apart from them."""
-    u = optim._update
+    u = optim._cupdate
     rng = np.random.default_rng(0)
 
     def adam(p, g, m, v):
@@ -810,11 +810,11 @@ def test_sumsq_matches_exact_sum(n, dtype):
     running sums, in C and Fortran order."""
     x = np.random.default_rng(n).standard_normal(n).astype(dtype)
     exact = math.fsum(float(v) * float(v) for v in x.astype(np.float64))
-    assert optim._update.sumsq(x) == pytest.approx(exact, rel=1e-15 * max(n, 1), abs=0)
+    assert optim._cupdate.sumsq(x) == pytest.approx(exact, rel=1e-15 * max(n, 1), abs=0)
     if n >= 8:
         X = np.asfortranarray(x[: n - n % 4].reshape(4, -1))
         exact = math.fsum(float(v) ** 2 for v in X.ravel().astype(np.float64))
-        assert optim._update.sumsq(X) == pytest.approx(exact, rel=1e-15 * n, abs=0)
+        assert optim._cupdate.sumsq(X) == pytest.approx(exact, rel=1e-15 * n, abs=0)
 
 
 @needs_update
@@ -829,7 +829,7 @@ def test_global_norm_same_with_and_without_the_compiled_sums(monkeypatch):
              {"a": np.array([1e200, -1e200, 1e200]), "b": np.array([1e-200])},
              {"a": np.array([3e-200, 4e-200])}]
     fast = [optim.global_norm(g) for g in cases]
-    monkeypatch.setattr(optim, "_update", None)
+    monkeypatch.setattr(optim, "_cupdate", None)
     slow = [optim.global_norm(g) for g in cases]
     for f, s in zip(fast, slow):
         assert f == pytest.approx(s, rel=1e-14)
@@ -852,10 +852,10 @@ def test_compiled_clip_by_value_equals_np_clip(dtype):
     for k in grads:
         np.testing.assert_array_equal(grads[k], want[k], err_msg=k)
         assert np.array_equal(np.signbit(grads[k]), np.signbit(want[k]))
-    assert optim._update.clip(np.zeros(3, dtype), 1.0)
+    assert optim._cupdate.clip(np.zeros(3, dtype), 1.0)
     ro = np.zeros(3, dtype)
     ro.flags.writeable = False
-    assert not optim._update.clip(ro, 1.0)
+    assert not optim._cupdate.clip(ro, 1.0)
     with pytest.raises(ValueError):
         clip_by_value({"w": ro}, 1.0)  # np.clip's own error for a read-only array
 
@@ -882,3 +882,128 @@ def test_byte_swapped_arrays_give_the_native_results(name, kwargs, dtype):
     x = np.array([-7.0, 0.5, 12.0], dtype=swapped)
     clip_by_value({"x": x}, 5.0)
     np.testing.assert_array_equal(x, np.array([-5.0, 0.5, 5.0], dtype=dtype))
+
+
+def _fp_kinds(records):
+    """The kinds of floating-point error named by RuntimeWarnings."""
+    kinds = set()
+    for w in records:
+        msg = str(w.message)  # "<kind> encountered in <the ufunc or loop>"
+        for kind, start in (("overflow", "overflow"), ("underflow", "underflow"),
+                            ("invalid", "invalid value"), ("divide", "divide by zero")):
+            if msg.startswith(start + " encountered in "):
+                kinds.add(kind)
+    return kinds
+
+
+def _troubled(dtype, scenario, seed):
+    """Parameters and gradients whose update raises the scenario's flag."""
+    info = np.finfo(dtype)
+    p = make_params(dtype, seed=seed)
+    g = make_grads(p, seed=seed)
+    if scenario == "overflow":
+        g["Waa"][0, 0] = np.sqrt(info.max) * 4  # its square overflows
+        p["ba"][0], g["ba"][0] = -info.max, info.max  # p - lr * g, momentum's sums
+    elif scenario == "invalid":
+        p["Waa"][1, 1] = g["Waa"][1, 1] = np.inf  # inf - inf, inf / inf
+    elif scenario == "underflow":
+        g["by"][:] = info.tiny * 4  # lr * g, (1 - b1) * g: subnormal
+    return p, g
+
+
+@needs_update
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("scenario", ["clean", "overflow", "invalid", "underflow"])
+@pytest.mark.parametrize("name, kwargs", ALL_CONFIGS, ids=str)
+def test_compiled_loops_report_floating_point_errors_as_the_ufuncs_do(name, kwargs, scenario,
+                                                                      dtype):
+    """NumPy's error state applies to the compiled loops as to the ufunc
+    calls: with errstate(all="raise") both raise FloatingPointError or
+    neither does; with "warn" both warn of the same kinds of error (the
+    ufuncs name themselves, the loops the optimizer); with "ignore" neither
+    warns and the values agree."""
+    import warnings
+
+    def run(compiled, how):
+        p, g = _troubled(dtype, scenario, seed=7)
+        opt = make_optimizer(name, p, **kwargs)
+        opt._compiled = compiled
+        with warnings.catch_warnings(record=True) as records, np.errstate(all=how):
+            warnings.simplefilter("always")
+            try:
+                opt.step(g)
+            except FloatingPointError:
+                return "raised", records, p
+        return "ok", records, p
+
+    fast, slow = run(True, "raise"), run(False, "raise")
+    assert fast[0] == slow[0]
+    fast, slow = run(True, "warn"), run(False, "warn")
+    assert _fp_kinds(fast[1]) == _fp_kinds(slow[1])
+    if scenario == "clean" or (name, kwargs) in ALL_CONFIGS[:1] + ALL_CONFIGS[-2:-1]:
+        # plain SGD and Adam meet every scenario's error, and no other
+        assert _fp_kinds(fast[1]) == ({scenario} - {"clean"}), _fp_kinds(fast[1])
+    fast, slow = run(True, "ignore"), run(False, "ignore")
+    assert not fast[1] and not slow[1]
+    for k in fast[2]:
+        np.testing.assert_array_equal(fast[2][k], slow[2][k], err_msg=k)
+
+
+@needs_update
+@pytest.mark.parametrize("how", ["raise", "warn"])
+def test_float32_roundings_of_the_scalars_report_overflow(how):
+    """A learning rate or clipping bound beyond float32's range overflows in
+    its rounding to float32 on both paths (optim's dt(lr), dt(c))."""
+    import warnings
+
+    for compiled in (True, False):
+        p = make_params(np.float32, seed=1)
+        opt = SGD(p, lr=1e39)
+        opt._compiled = compiled
+        g = make_grads(p, seed=1)
+        with warnings.catch_warnings(record=True) as records, np.errstate(all=how):
+            warnings.simplefilter("always")
+            if how == "raise":
+                with pytest.raises(FloatingPointError, match="overflow"):
+                    opt.step(g)
+                with pytest.raises(FloatingPointError, match="overflow"):
+                    clip_by_value({"w": np.ones(3, np.float32)}, 1e39)
+            else:
+                opt.step(g)
+                assert "overflow" in _fp_kinds(records)
+
+
+@needs_update
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, kwargs", ALL_CONFIGS, ids=str)
+def test_compiled_steps_equal_ufunc_steps_on_special_values(name, kwargs, dtype):
+    """Zeros of both signs, subnormals, values near the overflow threshold,
+    infinities and NaNs in the parameters and gradients: the two paths agree
+    bit for bit (the sign of zero included) wherever the result is not NaN,
+    and on where it is NaN (which NaN an operation passes on may differ)."""
+    import warnings
+
+    info = np.finfo(dtype)
+    special = np.array([0.0, -0.0, info.tiny / 4, -info.tiny / 4, info.tiny, info.max,
+                        -info.max, np.inf, -np.inf, np.nan, 1.0, -2.5], dtype=dtype)
+    rng = np.random.default_rng(11)
+    pa, pb, fast, slow = _twins(name, kwargs, dtype, seed=11)
+    uint = np.uint32 if dtype == np.float32 else np.uint64
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        for step in range(3):
+            g = make_grads(pa, seed=step)
+            for k in ("Waa", "Wax", "by"):
+                idx = rng.choice(g[k].size, size=min(g[k].size, special.size),
+                                 replace=False)
+                g[k].flat[idx] = rng.permutation(special)[: idx.size]
+                if step == 0:  # the parameters too, once
+                    for p in (pa, pb):
+                        p[k].flat[idx] = special[: idx.size]
+            fast.step(g)
+            slow.step(g)
+    for k in pa:
+        a, b = pa[k], pb[k]
+        assert np.array_equal(np.isnan(a), np.isnan(b)), k
+        ok = ~np.isnan(a)
+        np.testing.assert_array_equal(a[ok].view(uint), b[ok].view(uint), err_msg=k)

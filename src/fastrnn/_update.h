@@ -6,10 +6,27 @@
 #ifndef FASTRNN_UPDATE_H
 #define FASTRNN_UPDATE_H
 
+#include <fenv.h>
 #include <math.h>
 #include <stddef.h>
 
 #include "_rowops.h"  /* FR_VEC */
+
+/* out[i] = (float) x[i] for i < n, and the floating-point exception flags
+ * these roundings raised (fetestexcept's bits; optim's dt(x) warns of the
+ * same): the volatile stores keep the conversions between the clearing and
+ * the test */
+static inline int fr_to_float(const double *x, float *out, int n)
+{
+    volatile float r;
+    int i;
+    feclearexcept(FE_DIVBYZERO | FE_OVERFLOW | FE_UNDERFLOW | FE_INVALID);
+    for (i = 0; i < n; i++) {
+        r = (float) x[i];
+        out[i] = r;
+    }
+    return fetestexcept(FE_DIVBYZERO | FE_OVERFLOW | FE_UNDERFLOW | FE_INVALID);
+}
 
 #define FR_UPDATE(T, SUF, SQRT)                                                \
 FR_VEC static void fr_sgd_##SUF(ptrdiff_t n, T *restrict p, const T *restrict g, \
@@ -92,14 +109,15 @@ FR_VEC static void fr_adam_##SUF(ptrdiff_t n, T *restrict p, const T *restrict g
         p[i] = p[i] - buf;                  /* np.subtract(p, buf, out=p) */   \
     }                                                                          \
 }                                                                              \
-/* np.clip(g, -b, b, out=g): NaN stays NaN (no comparison holds), -0.0 too */ \
+/* np.clip(g, -b, b, out=g): NaN stays NaN (no comparison holds; quiet     \
+ * ones, which raise no invalid flag for it), -0.0 too */                    \
 FR_VEC static void fr_clip_##SUF(ptrdiff_t n, T *restrict g, T b)              \
 {                                                                              \
     ptrdiff_t i;                                                               \
     for (i = 0; i < n; i++) {                                                  \
         T x = g[i];                                                            \
-        x = x < -b ? -b : x;                                                   \
-        g[i] = x > b ? b : x;                                                  \
+        x = __builtin_isless(x, -b) ? -b : x;                                  \
+        g[i] = __builtin_isgreater(x, b) ? b : x;                              \
     }                                                                          \
 }                                                                              \
 /* sum(x * x) in float64 (exact squares of float32 values), eight running    \

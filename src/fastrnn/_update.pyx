@@ -10,7 +10,9 @@ and the same dtype as optim's NumPy code (each intermediate rounded to the
 dtype; this module is compiled without contraction into fused multiply-adds,
 -ffp-contract=off in setup.py), so the parameters and the optimizer's state
 come out the same, bit for bit (tests/test_optim.py holds the two paths
-equal).
+equal), NaNs aside: which of two NaNs an operation passes on (its sign and
+payload) depends on the operands' order inside an instruction, which gcc
+and NumPy's loops choose differently.
 
 Each function returns False, touching nothing, unless every array is an
 aligned ndarray (exactly: subclasses such as masked arrays keep their own
@@ -23,6 +25,50 @@ code, which takes any layout.
 cimport numpy as cnp
 
 cnp.import_array()
+cnp.import_ufunc()
+
+
+# Floating-point errors (overflow, invalid, divide by zero, underflow) are
+# reported as the ufunc calls report theirs: the loop's exception flags are
+# cleared before it and read after it, and NumPy applies its error state
+# (np.errstate / np.seterr: warn, raise, ignore, call) to them, naming the
+# optimizer ("overflow encountered in adam").  One difference: where the ufunc
+# calls raise part way through a parameter's update, the loop has finished
+# it.  The module is compiled with -ftrapping-math (setup.py), so that gcc
+# does not compute, ahead of a branch, operations whose flags NumPy's calls
+# would not raise.
+cdef extern from "<fenv.h>" nogil:
+    int feclearexcept(int excepts)
+    int fetestexcept(int excepts)
+    int FE_DIVBYZERO
+    int FE_OVERFLOW
+    int FE_UNDERFLOW
+    int FE_INVALID
+
+cdef extern from "numpy/ufuncobject.h":
+    int PyUFunc_GiveFloatingpointErrors(const char* name, int fpe_errors) except -1
+
+
+cdef inline void _fpe_clear() noexcept nogil:
+    feclearexcept(FE_DIVBYZERO | FE_OVERFLOW | FE_UNDERFLOW | FE_INVALID)
+
+
+cdef inline int _npy_fpe(int f) noexcept nogil:
+    """fetestexcept's bits as NumPy's NPY_FPE_* bits."""
+    return ((1 if f & FE_DIVBYZERO else 0) | (2 if f & FE_OVERFLOW else 0)
+            | (4 if f & FE_UNDERFLOW else 0) | (8 if f & FE_INVALID else 0))
+
+
+cdef inline int _fpe_flags() noexcept nogil:
+    """The exception flags raised since _fpe_clear, as NumPy's NPY_FPE_* bits."""
+    return _npy_fpe(fetestexcept(FE_DIVBYZERO | FE_OVERFLOW | FE_UNDERFLOW | FE_INVALID))
+
+
+cdef int _report(int flags, const char* name) except -1:
+    """NumPy's error state applied to flags: a warning, an exception, or nothing."""
+    if flags:
+        PyUFunc_GiveFloatingpointErrors(name, flags)
+    return 0
 
 
 cdef extern from "_update.h" nogil:
@@ -41,6 +87,7 @@ cdef extern from "_update.h" nogil:
                    double step, double wd, int use_wd)
     void fr_clip_f(Py_ssize_t n, float* g, float b)
     void fr_clip_d(Py_ssize_t n, double* g, double b)
+    int fr_to_float(const double* x, float* out, int n)
     double fr_sumsq_f(Py_ssize_t n, const float* x)
     double fr_sumsq_d(Py_ssize_t n, const double* x)
 
@@ -132,13 +179,22 @@ def sgd(p, g, v, double lr, double momentum, bint nesterov, double weight_decay)
     cdef const void* gp = _ptr(g)
     cdef void* vp = _ptr(v)
     cdef int use_wd = weight_decay != 0.0
+    cdef int flags = 0
+    cdef double x[3]
+    cdef float f[3]
+    x[0] = lr; x[1] = momentum; x[2] = weight_decay
     with nogil:
         if kind == 1:
-            fr_sgd_f(n, <float*> pp, <const float*> gp, <float*> vp, <float> lr,
-                     <float> momentum, nesterov, <float> weight_decay, use_wd)
+            flags = _npy_fpe(fr_to_float(x, f, 3))   # the ufunc path's dt(x)
+            _fpe_clear()
+            fr_sgd_f(n, <float*> pp, <const float*> gp, <float*> vp, f[0], f[1], nesterov,
+                     f[2], use_wd)
         else:
+            _fpe_clear()
             fr_sgd_d(n, <double*> pp, <const double*> gp, <double*> vp, lr, momentum,
                      nesterov, weight_decay, use_wd)
+        flags |= _fpe_flags()
+    _report(flags, "sgd")
     return True
 
 
@@ -152,12 +208,20 @@ def adagrad(p, g, G, double lr, double eps):
     cdef void* pp = _ptr(p)
     cdef const void* gp = _ptr(g)
     cdef void* Gp = _ptr(G)
+    cdef int flags = 0
+    cdef double x[2]
+    cdef float f[2]
+    x[0] = lr; x[1] = eps
     with nogil:
         if kind == 1:
-            fr_adagrad_f(n, <float*> pp, <const float*> gp, <float*> Gp, <float> lr,
-                         <float> eps)
+            flags = _npy_fpe(fr_to_float(x, f, 2))
+            _fpe_clear()
+            fr_adagrad_f(n, <float*> pp, <const float*> gp, <float*> Gp, f[0], f[1])
         else:
+            _fpe_clear()
             fr_adagrad_d(n, <double*> pp, <const double*> gp, <double*> Gp, lr, eps)
+        flags |= _fpe_flags()
+    _report(flags, "adagrad")
     return True
 
 
@@ -174,17 +238,24 @@ def adam(p, g, m, v, double beta1, double beta2, double eps, double weight_decay
     cdef void* mp = _ptr(m)
     cdef void* vp = _ptr(v)
     cdef int use_wd = weight_decay != 0.0
+    cdef int flags = 0
+    cdef double x[8]
+    cdef float f[8]
     # 1 - b1, 1 - b2 computed in float64 and then rounded, as optim's dt(1.0 - b1)
+    x[0] = beta1; x[1] = 1.0 - beta1; x[2] = beta2; x[3] = 1.0 - beta2
+    x[4] = bias_correction2_sqrt; x[5] = eps; x[6] = step_size; x[7] = weight_decay
     with nogil:
         if kind == 1:
-            fr_adam_f(n, <float*> pp, <const float*> gp, <float*> mp, <float*> vp,
-                      <float> beta1, <float> (1.0 - beta1), <float> beta2,
-                      <float> (1.0 - beta2), <float> bias_correction2_sqrt, <float> eps,
-                      <float> step_size, <float> weight_decay, use_wd)
+            flags = _npy_fpe(fr_to_float(x, f, 8))
+            _fpe_clear()
+            fr_adam_f(n, <float*> pp, <const float*> gp, <float*> mp, <float*> vp, f[0],
+                      f[1], f[2], f[3], f[4], f[5], f[6], f[7], use_wd)
         else:
+            _fpe_clear()
             fr_adam_d(n, <double*> pp, <const double*> gp, <double*> mp, <double*> vp,
-                      beta1, 1.0 - beta1, beta2, 1.0 - beta2, bias_correction2_sqrt, eps,
-                      step_size, weight_decay, use_wd)
+                      x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], use_wd)
+        flags |= _fpe_flags()
+    _report(flags, "adam")
     return True
 
 
@@ -210,7 +281,8 @@ cdef int _contiguous(object a, bint write) noexcept:
 def sumsq(a):
     """sum(a * a) in float64 for a contiguous float32 or float64 ndarray (any
     memory order; float64 squares may overflow to inf or underflow: the
-    caller rescales); None for anything else."""
+    caller rescales, and, as its NumPy path, reports no floating-point error);
+    None for anything else."""
     cdef int kind = _contiguous(a, False)
     if kind == 0:
         return None
@@ -231,9 +303,16 @@ def clip(g, double bound):
         return False
     cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray> g)
     cdef void* xp = cnp.PyArray_DATA(<cnp.ndarray> g)
+    cdef float bf
+    cdef int flags = 0
+    # np.clip's comparisons raise no flag, even for NaN (min/max instructions
+    # would: the loop's flags are not read); the bound's rounding to float32,
+    # optim's dt(c), can
     with nogil:
         if kind == 1:
-            fr_clip_f(n, <float*> xp, <float> bound)
+            flags = _npy_fpe(fr_to_float(&bound, &bf, 1))
+            fr_clip_f(n, <float*> xp, bf)
         else:
             fr_clip_d(n, <double*> xp, bound)
+    _report(flags, "cast")
     return True

@@ -21,11 +21,17 @@ Design
 * **One pass where it can.** Inside the package, a parameter whose arrays
   are contiguous in one memory order (the usual case) is updated by a
   compiled loop (``fastrnn._update``) that performs the same operations in
-  the same order and dtype as the ufunc calls, so it gives the same bits in
-  one pass and one call instead of up to 13: at the course's model size
-  (8,004 parameters) an Adam step took 54 µs in ufunc calls, three times the
-  training step it follows.  The squared norms of :func:`global_norm` are
-  summed so too.
+  the same order and dtype as the ufunc calls, so it gives the same bits
+  (NaNs aside: which NaN propagates may differ) in one pass and one call
+  instead of up to 13: at the course's model size (8,004 parameters) an
+  Adam step took 54 µs in ufunc calls, three times the training step it
+  follows.  Its floating-point errors go through NumPy's error state
+  (:func:`numpy.errstate`) as the ufuncs' do, named after the optimizer
+  ("overflow encountered in adam"); under ``errstate(all="raise")`` the
+  parameter's update is complete when the error is raised (the ufunc calls
+  raise part way through it).  :func:`clip_by_value` and the squared norms
+  of :func:`global_norm` run so too (a norm's last bit can then depend on
+  whether the arrays are contiguous).
 * **Dtype preserving.** Hyperparameters are cast to each parameter's dtype
   before use, so a float32 model is updated in float32 arithmetic and stays
   float32.
@@ -46,11 +52,11 @@ from typing import Any
 
 import numpy as np
 
-_update: Any
-try:  # the compiled one-pass loops (the package's extension module)
-    from . import _update
+_cupdate: Any
+try:  # the compiled one-pass loops (the package's extension module fastrnn._update)
+    from . import _update as _cupdate
 except ImportError:  # loaded on its own, outside the package: NumPy only
-    _update = None
+    _cupdate = None
 
 __all__ = [
     "Optimizer",
@@ -183,7 +189,7 @@ class Optimizer:
     #: whether steps may use the compiled one-pass loops (fastrnn._update),
     #: which give the same bits as the ufunc calls (tests turn them off to
     #: compare the two)
-    _compiled: bool = _update is not None
+    _compiled: bool = _cupdate is not None
 
     def __init__(self, params: Mapping[str, np.ndarray], lr: float) -> None:
         if type(self) is Optimizer:
@@ -506,7 +512,7 @@ class SGD(Optimizer):
         for k in self._keys:
             p = self._arrays[k]
             g = grads[k]
-            if self._compiled and _update.sgd(
+            if self._compiled and _cupdate is not None and _cupdate.sgd(
                     p, g, None if v_state is None else v_state[k], self._lr, mu,
                     self._nesterov, wd):
                 continue
@@ -596,7 +602,8 @@ class Adagrad(Optimizer):
             p = self._arrays[k]
             g = grads[k]
             G = self._state["G"][k]
-            if self._compiled and _update.adagrad(p, g, G, self._lr, self._eps):
+            if self._compiled and _cupdate is not None and _cupdate.adagrad(
+                    p, g, G, self._lr, self._eps):
                 continue
             buf = self._scratch[k]
             dt = p.dtype.type
@@ -722,8 +729,8 @@ class Adam(Optimizer):
             g = grads[k]
             m = self._state["m"][k]
             v = self._state["v"][k]
-            if self._compiled and _update.adam(p, g, m, v, b1, b2, self._eps, wd, step_size,
-                                               bias_correction2_sqrt):
+            if self._compiled and _cupdate is not None and _cupdate.adam(
+                    p, g, m, v, b1, b2, self._eps, wd, step_size, bias_correction2_sqrt):
                 continue
             buf = self._scratch[k]
             dt = p.dtype.type
@@ -841,7 +848,7 @@ def clip_by_value(
     _check_grad_mapping(grads)
     arrays = [_check_float_array(k, g) for k, g in grads.items()]
     for g in arrays:
-        if _update is not None and _update.clip(g, c):  # the same, in one compiled pass
+        if _cupdate is not None and _cupdate.clip(g, c):  # the same, in one compiled pass
             continue
         bound = g.dtype.type(c)
         np.clip(g, -bound, bound, out=g)
@@ -860,7 +867,7 @@ def _array_norm(g: np.ndarray) -> float:
     """L2 norm of one array accumulated in float64, robust to over/underflow."""
     if g.size == 0:
         return 0.0
-    s = _update.sumsq(g) if _update is not None else None
+    s = _cupdate.sumsq(g) if _cupdate is not None else None
     if s is not None and g.dtype == np.float32:
         return math.sqrt(s)  # squares of float32 values: no overflow, no underflow
     r = g.ravel(order="K")  # a view for C- or F-contiguous arrays
