@@ -14,13 +14,12 @@ equal), NaNs aside: which of two NaNs an operation passes on (its sign and
 payload) depends on the operands' order inside an instruction, which gcc
 and NumPy's loops choose differently.
 
-Each function returns False, touching nothing, unless every array is an
-aligned ndarray (exactly: subclasses such as masked arrays keep their own
-ufunc behaviour) of the parameter's float dtype (in the machine's byte order)
-and shape, contiguous in the
-parameter's memory order (C, or Fortran for a Fortran-ordered parameter),
-the written ones writeable, no two sharing memory: optim then runs its NumPy
-code, which takes any layout.
+Each function returns False (sumsq: None), touching nothing, unless every
+array is an aligned ndarray (exactly: subclasses such as masked arrays keep
+their own ufunc behaviour) of the parameter's float dtype (in the machine's
+byte order) and shape, contiguous in the parameter's memory order (C, or
+Fortran for a Fortran-ordered parameter), the written ones writeable, no two
+sharing memory: optim then runs its NumPy code, which takes any layout.
 """
 cimport numpy as cnp
 
