@@ -13,7 +13,8 @@ with several panels at once, partial last panels through the tile; BLAS for
 the larger output-layer products); one sequence's steps in one call; H = 1;
 float32 and float64; the BLAS wrappers in all four transposes; the float32
 tanh/exp row operations on odd lengths (vector loop and remainder); sampling
-with prime, a0, temperature, top_k, stop_id, length 0 and NaN parameters.
+with prime, a0, temperature, top_k, stop_id, length 0 and NaN parameters;
+fastrnn.optim's compiled loops (each optimizer, clipping, the norm).
 
 Memcheck reports an uninitialised value only where it decides a branch, an
 address or a system call, which for a kernel output left unwritten is some
@@ -191,3 +192,42 @@ def test_sample(case, dtype):
     assert len(ids) <= length and ((ids >= 0) & (ids < 6)).all()
     if key is None:
         np.testing.assert_array_equal(ids, reference.sample(p, length, seed=3, **kw))
+
+
+OPTIM_CASES = [("sgd", {"lr": 0.1}), ("sgd", {"lr": 0.1, "momentum": 0.9, "nesterov": True,
+                                              "weight_decay": 0.01}),
+               ("adagrad", {"lr": 0.1}), ("adam", {"lr": 0.01, "weight_decay": 0.01})]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,kwargs", OPTIM_CASES, ids=str)
+def test_optimizer_loops(name, kwargs, dtype):
+    # fastrnn._update's loops (one compiled pass per parameter) on odd sizes
+    # (vector loop and remainder), a Fortran-ordered parameter, a 0-d and an
+    # empty one, against the ufunc calls; then clipping and the global norm
+    from fastrnn import optim
+    rng = np.random.default_rng(5)
+    shapes = {"W": (7, 5), "b": (13,), "s": (), "e": (0, 3)}
+
+    def params():
+        p = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+        p["W"] = np.asfortranarray(p["W"])
+        return p
+
+    pa = params()
+    pb = {k: v.copy(order="K") for k, v in pa.items()}
+    fast = optim.make_optimizer(name, pa, **kwargs)
+    slow = optim.make_optimizer(name, pb, **kwargs)
+    slow._compiled = False
+    for _ in range(2):
+        g = {k: (np.asfortranarray if k == "W" else np.asarray)(
+            rng.standard_normal(s).astype(dtype)) for k, s in shapes.items()}
+        fast.step(g)
+        slow.step(g)
+    defined(*pa.values(), *fast.state_dict().values())
+    for k in pa:
+        np.testing.assert_array_equal(pa[k], pb[k])
+    norm = optim.clip_by_global_norm(g, 0.5)
+    optim.clip_by_value(g, 0.1)
+    defined(np.float64(norm), *g.values())
+    assert all(np.abs(v).max(initial=0) <= 0.1 for v in g.values())
