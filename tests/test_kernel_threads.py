@@ -335,3 +335,23 @@ def test_team_sizes_changing_from_call_to_call():
             assert_identical(one, kernel_call(p, X, Y, a0, lengths, (3, 2, 4, 2)[i % 4]))
     finally:
         _kernels._set_spin(old)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("H,B", [(50, 1), (128, 1), (9, 3)])
+def test_forward_a_last_equals_loss_and_grads_a_last(H, B, dtype):
+    """forward's a_last (each sequence's state at its last step, read from
+    the time-major states; at B = 1 those are forward's own A) equals
+    loss_and_grads', bit for bit, full length and cut short, in one
+    sequence's call (H = 50), step by step (H = 128) and in a batch."""
+    for lengths in (None, np.arange(B) % 4 + 3):
+        if B == 1 and lengths is not None:
+            lengths = np.array([5])
+        p, X, Y, a0, _ = make_problem("a0", I=7, H=H, B=B, T=8, dtype=dtype, seed=H)
+        out = kernel_call(p, X, Y, a0, lengths, threads=1)
+        A, a_last, a_last_lag = out[1], out[2], out[-1]
+        np.testing.assert_array_equal(a_last, a_last_lag)
+        n = np.full(B, 8) if lengths is None else lengths
+        for b in range(B):
+            np.testing.assert_array_equal(a_last[b], A[b, n[b] - 1])
+            assert not A[b, n[b]:].any()

@@ -226,6 +226,7 @@ cdef struct _Job:
     const void* Wp        # packed Waa.T (PH_STATES), Waa (PH_BPTT), W (PH_MM)
     const void* ba
     const void* by
+    const void* a0        # PH_STATES: a<0>, and Abuf the states a<1..T>
     void* Abuf
     void* dZ
     void* dnext
@@ -266,8 +267,8 @@ cdef void _phase(_Job* j, int tid, int nt, floating* kind) noexcept nogil:
         c1 = _part(j.H, 16, tid + 1, nt)
         _states_cols(j.dense, j.B, j.T, j.H, j.ids, <const floating*> j.src,
                      <const floating*> j.Waa, <const floating*> j.Wp,
-                     <const floating*> j.ba, j.lengths, <floating*> j.Abuf, c0, c1,
-                     bar, nt)
+                     <const floating*> j.ba, j.lengths, <const floating*> j.a0,
+                     <floating*> j.Abuf, c0, c1, bar, nt)
     elif j.phase == PH_BPTT:
         c0 = _part(j.H, 16, tid, nt)
         c1 = _part(j.H, 16, tid + 1, nt)
@@ -306,9 +307,9 @@ cdef void _phase(_Job* j, int tid, int nt, floating* kind) noexcept nogil:
 cdef void _states_cols(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
                        const Py_ssize_t* ids, const floating* src,
                        const floating* Waa, const floating* WaaTp, const floating* ba,
-                       const Py_ssize_t* lengths, floating* Abuf, Py_ssize_t c0,
-                       Py_ssize_t c1, fr_bar* bar, int nt) noexcept nogil:
-    """Columns [c0, c1) of a<1..T> into Abuf[1:]; with a barrier bar, the
+                       const Py_ssize_t* lengths, const floating* a0, floating* As,
+                       Py_ssize_t c0, Py_ssize_t c1, fr_bar* bar, int nt) noexcept nogil:
+    """Columns [c0, c1) of a<1..T> into As (T, B, H); with a barrier bar, the
     team meets after each step (the next step's product reads every
     column)."""
     cdef Py_ssize_t t, b, row, BH = B * H, w = c1 - c0
@@ -316,8 +317,8 @@ cdef void _states_cols(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
     cdef const floating* prev
     cdef floating* c
     for t in range(T):
-        prev = Abuf + t * BH
-        cur = Abuf + (t + 1) * BH
+        prev = a0 if t == 0 else As + (t - 1) * BH
+        cur = As + t * BH
         if w > 0:
             for b in range(B):
                 if t < lengths[b]:
@@ -344,8 +345,11 @@ cdef void _states_cols(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
 cdef void _states(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
                   const Py_ssize_t* ids, const floating* src,
                   const floating* Waa, const floating* WaaTp, const floating* ba,
-                  const Py_ssize_t* lengths, floating* Abuf, int nt) noexcept nogil:
-    """Fill Abuf[1:] with a<1..T>; Abuf[0] holds a<0> on entry.
+                  const Py_ssize_t* lengths, const floating* a0, floating* As,
+                  int nt) noexcept nogil:
+    """Fill As (T, B, H), time-major, with a<1..T>, from a0 (B, H) = a<0>
+    (a0 may be the slot just before As).  At B = 1 time-major is batch-major:
+    forward passes its A (1, T, H) itself.
 
     WaaTp: Waa.T packed by _pack, or NULL: the per-step products by BLAS.
 
@@ -361,17 +365,17 @@ cdef void _states(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
     if B == 1 and WaaTp != NULL and _rec1_fits(H, sizeof(floating)):
         # one sequence whose state fits in registers: every step in one call,
         # the same values as _states_cols (nt is 1: B*H*H < PAR_MIN_BHH)
-        _rec1(lengths[0], H, WaaTp, src, NULL if dense else ids, ba, Abuf, Abuf + H)
-        memset(Abuf + (lengths[0] + 1) * H, 0, (T - lengths[0]) * H * sizeof(floating))
+        _rec1(lengths[0], H, WaaTp, src, NULL if dense else ids, ba, a0, As)
+        memset(As + lengths[0] * H, 0, (T - lengths[0]) * H * sizeof(floating))
         return
     if nt <= 1:
-        _states_cols(dense, B, T, H, ids, src, Waa, WaaTp, ba, lengths, Abuf, 0, H, NULL,
-                     1)
+        _states_cols(dense, B, T, H, ids, src, Waa, WaaTp, ba, lengths, a0, As, 0, H,
+                     NULL, 1)
         return
     j.phase = PH_STATES
     j.dbl = floating is double
     j.dense = dense; j.B = B; j.T = T; j.H = H; j.ids = ids; j.src = src
-    j.Waa = Waa; j.Wp = WaaTp; j.ba = ba; j.lengths = lengths; j.Abuf = Abuf
+    j.Waa = Waa; j.Wp = WaaTp; j.ba = ba; j.lengths = lengths; j.a0 = a0; j.Abuf = As
     fr_team(nt, _task, &j, &j.bar)
 
 
@@ -535,8 +539,8 @@ cdef void _forward(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
                    const Py_ssize_t* lengths, const floating* a0, floating* probs,
                    floating* A, floating* a_last, bint blas_steps, int nt,
                    floating* work) noexcept nogil:
-    # work (sizes: forward()): Abuf (T+1, B, H) | WaaTp (Waa.T packed) | scratch
-    #   (_mm's) | P (B, T, H) if dense
+    # work (sizes: forward()): Abuf (T+1, B, H; the states in slots 1..T when
+    #   B > 1) | WaaTp (Waa.T packed) | scratch (_mm's) | P (B, T, H) if dense
     cdef floating* Abuf = work
     cdef floating* WaaTp = Abuf + _up16((T + 1) * B * H)
     cdef floating* scratch = WaaTp + _packed(H, H)
@@ -549,26 +553,19 @@ cdef void _forward(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
         _pack(H, H, Waa, 1, H, WaaTp)
     if is_dense:
         _project_dense(B * T, I, H, dense, WaxT, P)
-    if B == 1 and not blas_steps and _rec1_fits(H, sizeof(floating)):
-        # one sequence (as in _states): time-major is batch-major, so the
-        # states go straight to A (no Abuf, no copy)
-        _rec1(lengths[0], H, WaaTp, src, NULL if is_dense else ids, ba, a0, A)
-        memset(A + lengths[0] * H, 0, (T - lengths[0]) * H * sizeof(floating))
-        if a_last != NULL:
-            memcpy(a_last, A + (lengths[0] - 1) * H if lengths[0] > 0 else a0,
-                   H * sizeof(floating))
-    else:
-        memcpy(Abuf, a0, BH * sizeof(floating))
-        _states(is_dense, B, T, H, ids, src, Waa, NULL if blas_steps else WaaTp, ba,
-                lengths, Abuf, nt)
-        # A (B, T, H), batch-major as returned; padding is already zero
-        for b in range(B):
+    # the states, time-major: at B = 1 that is A's own layout, so they go
+    # straight to A (no buffer, no copy)
+    cdef floating* As = A if B == 1 else Abuf + BH
+    _states(is_dense, B, T, H, ids, src, Waa, NULL if blas_steps else WaaTp, ba,
+            lengths, a0, As, nt)
+    for b in range(B):
+        if B > 1:   # A (B, T, H), batch-major as returned; padding is already zero
             for t in range(T):
-                memcpy(A + (b * T + t) * H, Abuf + (t + 1) * BH + b * H,
-                       H * sizeof(floating))
-            if a_last != NULL:
-                memcpy(a_last + b * H, Abuf + lengths[b] * BH + b * H,
-                       H * sizeof(floating))
+                memcpy(A + (b * T + t) * H, As + t * BH + b * H, H * sizeof(floating))
+        if a_last != NULL:
+            memcpy(a_last + b * H,
+                   As + (lengths[b] - 1) * BH + b * H if lengths[b] > 0 else a0 + b * H,
+                   H * sizeof(floating))
     # probs = A @ Wya.T                 (all B*T steps in one GEMM; measured 2x
     # faster than one GEMM per sequence at the word size)
     _mm(False, B * T, O, H, A, H, True, Wya, H, False, probs, O, scratch, nt)
@@ -636,7 +633,7 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
     if is_dense:
         _project_dense(BT, I, H, dense, WaxT, P)
     _states(is_dense, B, T, H, ids, src, Waa, NULL if blas_steps else WaaTp, ba,
-            lengths, Abuf, nt)
+            lengths, Abuf, Abuf + BH, nt)
     # L = A @ Wya.T                     (all T*B steps in one product)
     _mm(False, BT, O, H, Abuf + BH, H, True, Wya, H, False, L, O, scratch, nt)
     loss = _softmax_xent(B, T, O, by, Y, L, rowloss, nt)

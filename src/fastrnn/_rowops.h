@@ -122,8 +122,8 @@ static inline float fr_expneg_f(float x)
  * the baseline clone's separate multiply and add round once too; the sums
  * are exact down to n = -23, and past that tanh is within an ulp of 1):
  * rounding m first and then 2 + m (whose spacing is twice that of a result
- * just below 1) put 12% of [4, 8) at 2 ulp.  -2|x| is clamped below at -40 only: past |x| = 9.01 tanh rounds to
- * +-1 whatever m is.  Every operation is unconditional, which lets gcc
+ * just below 1) put 12% of [4, 8) at 2 ulp.  -2|x| is clamped below at -40
+ * only: past |x| = 9.01 tanh rounds to +-1 whatever m is.  Every operation is unconditional, which lets gcc
  * vectorise the row loops.  NaN in, NaN out (through the arithmetic: no test
  * of its own). */
 static inline float fr_tanhf(float x)

@@ -2,8 +2,9 @@
 
 This module depends only on NumPy (loaded on its own, outside the package,
 it still works) and works on any mapping of parameter names to
-floating-point arrays, e.g. the parameters of an Elman RNN (``"Wax"`` (H, I), ``"Waa"`` (H, H), ``"ba"`` (H,), ``"Wya"``
-(O, H), ``"by"`` (O,) and optionally ``"a0"`` (H,)).
+floating-point arrays, e.g. the parameters of an Elman RNN (``"Wax"`` (H,
+I), ``"Waa"`` (H, H), ``"ba"`` (H,), ``"Wya"`` (O, H), ``"by"`` (O,) and
+optionally ``"a0"`` (H,)).
 
 Design
 ------
