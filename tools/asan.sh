@@ -32,7 +32,7 @@ echo "   built in $((SECONDS - start)) s"
 if (($# == 0)); then
     set -- tests/test_kernels.py tests/test_validate.py tests/test_blas.py
     for extra in tests/test_sample.py tests/test_rowops.py tests/test_numerics.py \
-                 tests/test_optim.py; do
+                 tests/test_optim.py tests/test_usual.py tests/test_gate_fast.py; do
         [[ -e $extra ]] && set -- "$@" "$extra"
     done
 fi

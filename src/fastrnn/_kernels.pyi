@@ -1,11 +1,14 @@
 """Type stubs for the compiled Cython + BLAS kernels (``_kernels.pyx``).
 
-Only :mod:`fastrnn._api` calls :func:`forward` and :func:`loss_and_grads`,
-after :mod:`fastrnn._validate` has checked every argument; nothing is checked
-again here.  Every floating array of one call has the same dtype (float32 or
-float64, Cython's ``floating`` fused type); every array is C-contiguous.
+Only :mod:`fastrnn._api` calls these.  :func:`forward` and
+:func:`loss_and_grads` run after :mod:`fastrnn._validate` has checked every
+argument (they check only that they were handed such arrays): every floating
+array of one call has the same dtype (float32 or float64, Cython's
+``floating`` fused type); every array is C-contiguous.  :func:`forward_ids`
+and :func:`loss_and_grads_ids` take the public call's own arguments and check
+the usual small call themselves.
 """
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -69,6 +72,20 @@ def loss_and_grads(
     during this call, so that the batched gradients' two halves may run side
     by side.
     """
+
+def forward_ids(
+    params: object, X: object, a0: object, max_bhh: int
+) -> tuple[NDArray[Any], NDArray[Any]] | None:
+    """``fastrnn.forward(params, X, a0)`` for the usual small call (plain
+    ndarrays: intp token ids (B, T), init_params's layout, a0 None or (B, H),
+    B*H*H < max_bhh); None for anything else, out-of-range ids included (the
+    gate then decides and raises)."""
+
+def loss_and_grads_ids(
+    params: object, X: object, Y: object, a0: object, max_bhh: int
+) -> tuple[float, dict[str, NDArray[Any]], NDArray[Any]] | None:
+    """``fastrnn.loss_and_grads(params, X, Y, a0)`` for the usual small call
+    (as forward_ids; Y intp targets (B, T)); None for anything else."""
 
 def get_num_threads() -> int:
     """Threads a call of the kernels may use."""

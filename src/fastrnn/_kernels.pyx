@@ -1,8 +1,12 @@
 """Cython + BLAS kernels for the Elman RNN forward pass and BPTT.
 
-Only ``fastrnn._api`` calls these, after ``fastrnn._validate`` has checked
-every argument: shapes agree, ids and targets are in range, padding is
-neutralised, arrays are C-contiguous.  Nothing here checks again.
+Only ``fastrnn._api`` calls these.  ``forward`` and ``loss_and_grads`` run
+after ``fastrnn._validate`` has checked every argument: shapes agree, ids
+and targets are in range, padding is neutralised, arrays are C-contiguous;
+they check only that they were handed such arrays.  ``forward_ids`` and
+``loss_and_grads_ids`` take the public call's own arguments for the usual
+small call, check that case themselves and decline anything else (see
+"the usual small call" below).
 
 Internal layout (row-major, time-major so that one step of the whole batch is
 one contiguous (B, H) block):
@@ -21,6 +25,8 @@ import numpy as np
 
 cimport numpy as cnp
 from cython cimport floating
+from cpython.dict cimport PyDict_GetItemWithError, PyDict_Size
+from cpython.object cimport PyObject
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm
@@ -877,6 +883,22 @@ def par_min_bhh():
     return PAR_MIN_BHH
 
 
+cdef inline Py_ssize_t _forward_work(Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
+                                     Py_ssize_t itemsize, bint is_dense) noexcept nogil:
+    """_forward's workspace, in elements (see its layout)."""
+    return (_up16((T + 1) * B * H) + _packed(H, H) + _scratch(itemsize)
+            + (B * T * H if is_dense else 0))
+
+
+cdef inline Py_ssize_t _loss_work(Py_ssize_t B, Py_ssize_t T, Py_ssize_t H, Py_ssize_t O,
+                                  Py_ssize_t itemsize, bint is_dense) noexcept nogil:
+    """_loss_and_grads's workspace, in elements (see its layout)."""
+    cdef Py_ssize_t BT = B * T
+    return (_up16((T + 1) * B * H) + _up16(BT * O) + _up16(BT * H) + 2 * _packed(H, H)
+            + 2 * _scratch(itemsize) + _up16(BT) * 8 // itemsize
+            + (BT * H if is_dense else 0))
+
+
 cdef object _out(object a, str name, int tn, int nd, Py_ssize_t d0, Py_ssize_t d1,
                  Py_ssize_t d2=-1):
     """The output array a, checked, or if a is None a new C-contiguous one of
@@ -913,8 +935,7 @@ def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs=None, A=None,
         _check(a_last, "a_last", tn, 2, B, H, -1, True)
     cdef bint is_dense = _dim(dense, 0) > 0
     cdef Py_ssize_t itemsize = 4 if tn == cnp.NPY_FLOAT32 else 8
-    work = _workspace(_up16((T + 1) * B * H) + _packed(H, H) + _scratch(itemsize)
-                      + (B * T * H if is_dense else 0), tn)
+    work = _workspace(_forward_work(B, T, H, itemsize, is_dense), tn)
     cdef _Inputs x = _inputs(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, is_dense)
     cdef void* w = _data(work)
     cdef void* p6 = _data(probs)
@@ -966,9 +987,7 @@ def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
     cdef bint is_dense = _dim(dense, 0) > 0
     cdef Py_ssize_t BT = B * T
     cdef Py_ssize_t itemsize = 4 if tn == cnp.NPY_FLOAT32 else 8
-    work = _workspace(_up16((T + 1) * B * H) + _up16(BT * O) + _up16(BT * H)
-                      + 2 * _packed(H, H) + 2 * _scratch(itemsize)
-                      + _up16(BT) * 8 // itemsize + (BT * H if is_dense else 0), tn)
+    work = _workspace(_loss_work(B, T, H, O, itemsize, is_dense), tn)
     cdef _Inputs x = _inputs(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, is_dense)
     cdef void* w = _data(work)
     cdef const Py_ssize_t* pY = <const Py_ssize_t*> _data(Y)
@@ -999,6 +1018,256 @@ def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
                 <double*> w)
     _call_end(nt, threads, t0)
     return loss, dWaxT, dWaa, dba, dWya, dby, da0, a_last
+
+
+# ---- the usual small call, from the public arguments -----------------------
+#
+# At the course's size a call's arithmetic takes ~4.7 µs and the way there
+# from Python as long again: the gate (_index.fast_batch: five new arrays and
+# two named tuples), _api's plan, the kernel entry's checks of the twelve
+# arrays it is handed (forward: 7.1 µs in all, the kernel 5.4 of it).
+# forward_ids and loss_and_grads_ids take the public call's own arguments and
+# do, for the usual case, what that path does, with no Python object in
+# between: plain ndarrays (exactly) of token ids and targets, NumPy's own
+# float32 or float64 descriptor (by identity, so native byte order), Wax
+# Fortran-ordered as init_params makes it (Wax.T is the kernels' WaxT with
+# no copy), the other parameters C-contiguous, all aligned; a0 None or
+# (B, H); lengths None (the caller's condition); B*H*H below max_bhh
+# (fastrnn._api passes ONE_THREAD_STEP's lower end, below which _plan's
+# answer is always one thread and no BLAS limit).  They return None ("not
+# handled") for anything else, a value out of range included, and _api then
+# runs the gate, which takes every input and raises the errors: everything
+# accepted here _index.fast_batch accepts too, and the kernel gets the same
+# values (ids, targets and lengths copied, into the workspace: the kernels
+# index memory with them after releasing the GIL), so the results are the
+# same bit for bit (tests/test_usual.py).
+
+cdef extern from "limits.h":
+    const int INT_MAX   # BLAS (LP64) takes dimensions as C ints (_validate.INT_MAX)
+
+cdef object _F32 = np.dtype(np.float32)
+cdef object _F64 = np.dtype(np.float64)
+cdef object _INTP = np.dtype(np.intp)
+
+
+cdef struct _Usual:
+    int tn
+    Py_ssize_t B, T, nI, H, O, itemsize   # nI: complex.h defines I
+    void* WaxT      # Wax's data, Fortran-ordered: WaxT (I, H) C-ordered
+    void* Waa
+    void* ba
+    void* Wya
+    void* by
+    void* a0        # NULL: zeros
+    const Py_ssize_t* X
+    const Py_ssize_t* Y
+
+
+cdef object _usual_array(object v, object dtype, int nd, bint fortran):
+    """v if it is an ndarray (exactly) with dtype's descriptor (by identity)
+    and nd dimensions, aligned, contiguous in C order (fortran: Fortran
+    order); else None."""
+    if type(v) is not cnp.ndarray:
+        return None
+    cdef cnp.ndarray a = <cnp.ndarray> v
+    if (<PyObject*> cnp.PyArray_DESCR(a) != <PyObject*> dtype or cnp.PyArray_NDIM(a) != nd
+            or not cnp.PyArray_ISALIGNED(a)
+            or not (cnp.PyArray_IS_F_CONTIGUOUS(a) if fortran
+                    else cnp.PyArray_IS_C_CONTIGUOUS(a))):
+        return None
+    return a
+
+
+cdef inline object _item(dict d, str key):
+    cdef PyObject* v = PyDict_GetItemWithError(d, key)
+    return None if v == NULL else <object> v
+
+
+cdef int _usual(object params, object X, object Y, object a0, Py_ssize_t max_bhh,
+                _Usual* u) except -1:
+    """1 and u filled if the call is the usual case (see above; Y: None, or
+    targets (B, T) to check later), else 0."""
+    cdef Py_ssize_t H, I, O, B, T
+    cdef cnp.npy_intp* d
+    if type(params) is not dict or PyDict_Size(params) != 5:
+        return 0
+    item = _item(params, "Wax")
+    if type(item) is not cnp.ndarray:
+        return 0
+    dtype = <object> cnp.PyArray_DESCR(<cnp.ndarray> item)
+    if dtype is _F32:
+        u.tn = cnp.NPY_FLOAT32
+        u.itemsize = 4
+    elif dtype is _F64:
+        u.tn = cnp.NPY_FLOAT64
+        u.itemsize = 8
+    else:
+        return 0
+    Wax = _usual_array(item, dtype, 2, True)
+    Waa = _usual_array(_item(params, "Waa"), dtype, 2, False)
+    ba = _usual_array(_item(params, "ba"), dtype, 1, False)
+    Wya = _usual_array(_item(params, "Wya"), dtype, 2, False)
+    by = _usual_array(_item(params, "by"), dtype, 1, False)
+    if Wax is None or Waa is None or ba is None or Wya is None or by is None:
+        return 0
+    H = _dim(Wax, 0)
+    I = _dim(Wax, 1)
+    O = _dim(Wya, 0)
+    # the sizes fast_batch bounds (H * H cannot overflow: Waa holds H * H elements)
+    if not (_dim(Waa, 0) == H and _dim(Waa, 1) == H and _dim(ba, 0) == H
+            and _dim(Wya, 1) == H and _dim(by, 0) == O
+            and 1 <= H and 1 <= I <= INT_MAX and 1 <= O <= INT_MAX and H * H < max_bhh):
+        return 0
+    Xa = _usual_array(X, _INTP, 2, False)
+    if Xa is None:
+        return 0
+    B = _dim(Xa, 0)
+    T = _dim(Xa, 1)
+    # B * H * H < max_bhh also bounds B * H; B * T is an array's size
+    if B < 1 or T < 1 or B * T > INT_MAX or B * (H * H) >= max_bhh:
+        return 0
+    u.Y = NULL
+    if Y is not None:
+        Ya = _usual_array(Y, _INTP, 2, False)
+        if Ya is None or _dim(Ya, 0) != B or _dim(Ya, 1) != T:
+            return 0
+        u.Y = <const Py_ssize_t*> _data(Ya)
+    u.a0 = NULL
+    if a0 is not None:
+        a0a = _usual_array(a0, dtype, 2, False)
+        if a0a is None or _dim(a0a, 0) != B or _dim(a0a, 1) != H:
+            return 0
+        u.a0 = _data(a0a)
+    u.B = B; u.T = T; u.nI = I; u.H = H; u.O = O
+    u.WaxT = _data(Wax); u.Waa = _data(Waa); u.ba = _data(ba); u.Wya = _data(Wya)
+    u.by = _data(by)
+    u.X = <const Py_ssize_t*> _data(Xa)
+    return 1
+
+
+cdef bint _copy_inside(const Py_ssize_t* x, Py_ssize_t n, Py_ssize_t lo, Py_ssize_t hi,
+                       Py_ssize_t* out) noexcept nogil:
+    """out = x (n values), False if a value is outside [lo, hi)."""
+    cdef Py_ssize_t i
+    cdef size_t span = <size_t> (hi - lo)
+    cdef bint ok = True
+    for i in range(n):
+        ok &= <size_t> x[i] - <size_t> lo < span   # unsigned: no overflow
+        out[i] = x[i]
+    return ok
+
+
+cdef object _usual_inputs(_Usual* u, Py_ssize_t kernel_work, const Py_ssize_t** ids,
+                          const Py_ssize_t** Y, const Py_ssize_t** lengths,
+                          const void** a0):
+    """The workspace: the kernel's part (kernel_work elements), then copies of
+    the ids, the targets (u.Y not NULL), the lengths (all T) and a<0> (zeros
+    when u.a0 is NULL); None if an id or target is out of range."""
+    cdef Py_ssize_t B = u.B, BT = u.B * u.T, k = _up16(kernel_work), i
+    work = _workspace(k + (2 * BT + B) * 8 // u.itemsize + B * u.H + 1, u.tn)
+    cdef Py_ssize_t* p = <Py_ssize_t*> (<char*> _data(work) + k * u.itemsize)
+    if not _copy_inside(u.X, BT, 0, u.nI, p):
+        return None
+    ids[0] = p
+    p += BT
+    if u.Y != NULL:
+        if not _copy_inside(u.Y, BT, -1, u.O, p):
+            return None
+        Y[0] = p
+        p += BT
+    for i in range(B):
+        p[i] = u.T
+    lengths[0] = p
+    p += B
+    if u.a0 == NULL:
+        memset(p, 0, B * u.H * u.itemsize)
+        a0[0] = p
+    else:
+        a0[0] = u.a0
+    return work
+
+
+def forward_ids(params, X, a0, Py_ssize_t max_bhh):
+    """``_api.forward(params, X, a0)`` for the usual small call, or None (see
+    above)."""
+    cdef _Usual u
+    cdef const Py_ssize_t* ids
+    cdef const Py_ssize_t* lengths
+    cdef const void* a0p
+    if not _usual(params, X, None, a0, max_bhh, &u):
+        return None
+    cdef Py_ssize_t B = u.B, T = u.T, H = u.H
+    work = _usual_inputs(&u, _forward_work(B, T, H, u.itemsize, False), &ids, NULL,
+                         &lengths, &a0p)
+    if work is None:
+        return None
+    probs = _out(None, "probs", u.tn, 3, B, T, u.O)
+    A = _out(None, "A", u.tn, 3, B, T, H)
+    cdef void* w = _data(work)
+    cdef void* p6 = _data(probs)
+    cdef void* p7 = _data(A)
+    with nogil:
+        if u.tn == cnp.NPY_FLOAT32:
+            _forward[float](B, T, u.nI, H, u.O, <float*> u.WaxT, <float*> u.Waa,
+                            <float*> u.ba, <float*> u.Wya, <float*> u.by, ids, NULL,
+                            lengths, <const float*> a0p, <float*> p6, <float*> p7, NULL,
+                            False, 1, <float*> w)
+        else:
+            _forward[double](B, T, u.nI, H, u.O, <double*> u.WaxT, <double*> u.Waa,
+                             <double*> u.ba, <double*> u.Wya, <double*> u.by, ids, NULL,
+                             lengths, <const double*> a0p, <double*> p6, <double*> p7,
+                             NULL, False, 1, <double*> w)
+    return probs, A
+
+
+def loss_and_grads_ids(params, X, Y, a0, Py_ssize_t max_bhh):
+    """``_api.loss_and_grads(params, X, Y, a0)`` for the usual small call
+    (targets (B, T)), or None (see above)."""
+    cdef _Usual u
+    cdef const Py_ssize_t* ids
+    cdef const Py_ssize_t* pY
+    cdef const Py_ssize_t* lengths
+    cdef const void* a0p
+    if Y is None or not _usual(params, X, Y, a0, max_bhh, &u):
+        return None
+    cdef Py_ssize_t B = u.B, T = u.T, I = u.nI, H = u.H, O = u.O
+    work = _usual_inputs(&u, _loss_work(B, T, H, O, u.itemsize, False), &ids, &pY,
+                         &lengths, &a0p)
+    if work is None:
+        return None
+    dWaxT = _out(None, "dWaxT", u.tn, 2, I, H)
+    dWaa = _out(None, "dWaa", u.tn, 2, H, H)
+    dba = _out(None, "dba", u.tn, 1, H, -1)
+    dWya = _out(None, "dWya", u.tn, 2, O, H)
+    dby = _out(None, "dby", u.tn, 1, O, -1)
+    da0 = _out(None, "da0", u.tn, 2, B, H)
+    a_last = _out(None, "a_last", u.tn, 2, B, H)
+    cdef void* w = _data(work)
+    cdef void* g0 = _data(dWaxT)
+    cdef void* g1 = _data(dWaa)
+    cdef void* g2 = _data(dba)
+    cdef void* g3 = _data(dWya)
+    cdef void* g4 = _data(dby)
+    cdef void* g5 = _data(da0)
+    cdef void* g6 = _data(a_last)
+    cdef double loss
+    with nogil:
+        if u.tn == cnp.NPY_FLOAT32:
+            loss = _loss_and_grads[float](
+                B, T, I, H, O, <float*> u.WaxT, <float*> u.Waa, <float*> u.ba,
+                <float*> u.Wya, <float*> u.by, ids, NULL, pY, lengths,
+                <const float*> a0p, <float*> g0, <float*> g1, <float*> g2, <float*> g3,
+                <float*> g4, <float*> g5, <float*> g6, False, 1, False, <float*> w)
+        else:
+            loss = _loss_and_grads[double](
+                B, T, I, H, O, <double*> u.WaxT, <double*> u.Waa, <double*> u.ba,
+                <double*> u.Wya, <double*> u.by, ids, NULL, pY, lengths,
+                <const double*> a0p, <double*> g0, <double*> g1, <double*> g2,
+                <double*> g3, <double*> g4, <double*> g5, <double*> g6, False, 1, False,
+                <double*> w)
+    grads = {"Wax": cnp.PyArray_Transpose(<cnp.ndarray> dWaxT, NULL), "Waa": dWaa,
+             "ba": dba, "Wya": dWya, "by": dby, "a0": da0}
+    return loss, grads, a_last
 
 
 def _fast_tanhf(float[::1] x):
