@@ -9,6 +9,7 @@ what they take the results must be the gate path's bit for bit; everything
 they take the gate must take too; they never raise for a bad input.
 """
 import itertools
+import threading
 import warnings
 
 import numpy as np
@@ -305,3 +306,98 @@ def test_random_mutations(monkeypatch):
         taken += 1
         assert_same_loss(f, want)
     assert taken > 50 and declined > 50
+
+
+# The entries keep the parameter arrays they read alive until the kernel has
+# returned: the caller's dict is all that holds them otherwise, and its
+# values can be rebound while a call runs.  Each test below read freed
+# (unmapped: arrays above glibc's largest mmap threshold, 32 MiB) memory,
+# and crashed, before the entries held them.
+
+class _Key(str):
+    """A dict key equal to its string whose comparison can run code."""
+    __hash__ = str.__hash__
+
+    def __eq__(self, other):
+        hook = getattr(self, "hook", None)
+        if hook is not None:
+            self.hook = None
+            hook()
+        return str.__eq__(self, other)
+
+
+def _big_wax(H, I):
+    """(H, I) float64 in Fortran order, > 32 MiB, zero but its last column."""
+    wax = np.zeros((H, I), order="F")
+    wax[:, -1] = np.linspace(-1, 1, H)
+    return wax
+
+
+def test_params_rebound_during_the_lookups():
+    H, I = 8, 600_000                       # Wax 38 MB
+    rng = np.random.default_rng(3)
+    small = {"Waa": rng.normal(0, 0.3, (H, H)), "ba": rng.normal(0, 0.1, H),
+             "Wya": rng.normal(0, 0.3, (3, H)), "by": rng.normal(0, 0.1, 3)}
+    X = np.array([[I - 1, 0, I - 1]])
+    want = fastrnn.forward({"Wax": _big_wax(H, I), **small}, X)
+    keys = {k: _Key(k) for k in ("Wax", "Waa", "ba", "Wya", "by")}
+    p = {keys[k]: v for k, v in small.items()}
+    p[keys["Wax"]] = _big_wax(H, I)
+
+    def rebind():   # while the entry looks up "by": the dict's Wax, the last reference, goes
+        p[keys["Wax"]] = np.zeros((H, 1), order="F")
+    keys["by"].hook = rebind
+    got = fastrnn.forward(p, X)
+    assert keys["by"].hook is None, "the lookup ran the rebinding"
+    assert_same_forward(got, want)   # computed with the Wax it checked
+
+
+def test_params_rebound_by_another_thread():
+    H, O = 4, 1_100_000                     # Wya 35 MB
+    p = fastrnn.init_params(5, H, O, dtype=np.float64, seed=0)
+    X = np.zeros((1, 2), dtype=np.intp)
+    stop = threading.Event()
+
+    def rebind():
+        while not stop.is_set():
+            p["Wya"] = np.full((O, H), 0.5)
+    t = threading.Thread(target=rebind)
+    t.start()
+    try:
+        for _ in range(40):
+            probs, A = fastrnn.forward(p, X)
+            assert probs.shape == (1, 2, O)
+            np.testing.assert_allclose(probs.sum(axis=-1), 1.0, rtol=1e-9)
+    finally:
+        stop.set()
+        t.join()
+
+
+def test_threads_each_get_their_own_answer():
+    """Several threads on the usual entries at once (their own workspaces):
+    every answer that of the same call made alone."""
+    rng = np.random.default_rng(11)
+    jobs = []
+    for k in range(6):
+        I, H, O, B, T = SIZES[k % len(SIZES)]
+        dtype = (np.float32, np.float64)[k % 2]
+        p = params(I, H, O, dtype, rng)
+        X = ints(rng, 0, I, (B, T), np.intp, "c")
+        Y = ints(rng, -1, O, (B, T), np.intp, "c")
+        jobs.append((p, X, Y, fastrnn.forward(p, X), fastrnn.loss_and_grads(p, X, Y)))
+    errors = []
+
+    def work(job):
+        p, X, Y, f, g = job
+        try:
+            for _ in range(200):
+                assert_same_forward(fastrnn.forward(p, X), f)
+                assert_same_loss(fastrnn.loss_and_grads(p, X, Y), g)
+        except AssertionError as e:   # pragma: no cover - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=work, args=(j,)) for j in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]

@@ -1083,17 +1083,20 @@ cdef inline object _item(dict d, str key):
     return None if v == NULL else <object> v
 
 
-cdef int _usual(object params, object X, object Y, object a0, Py_ssize_t max_bhh,
-                _Usual* u) except -1:
-    """1 and u filled if the call is the usual case (see above; Y: None, or
-    targets (B, T) to check later), else 0."""
+cdef object _usual(object params, object X, object Y, object a0, Py_ssize_t max_bhh,
+                   _Usual* u):
+    """If the call is the usual case (see above; Y: None, or targets (B, T)
+    to check later): u filled, and a tuple of the parameter arrays whose
+    data u points to, which the caller holds until the kernel has returned
+    (the dict holds them only as long as nothing rebinds its values: another
+    thread may, or a key's own __eq__ during the lookups here); else None."""
     cdef Py_ssize_t H, I, O, B, T
     cdef cnp.npy_intp* d
     if type(params) is not dict or PyDict_Size(params) != 5:
-        return 0
+        return None
     item = _item(params, "Wax")
     if type(item) is not cnp.ndarray:
-        return 0
+        return None
     dtype = <object> cnp.PyArray_DESCR(<cnp.ndarray> item)
     if dtype is _F32:
         u.tn = cnp.NPY_FLOAT32
@@ -1102,14 +1105,14 @@ cdef int _usual(object params, object X, object Y, object a0, Py_ssize_t max_bhh
         u.tn = cnp.NPY_FLOAT64
         u.itemsize = 8
     else:
-        return 0
+        return None
     Wax = _usual_array(item, dtype, 2, True)
     Waa = _usual_array(_item(params, "Waa"), dtype, 2, False)
     ba = _usual_array(_item(params, "ba"), dtype, 1, False)
     Wya = _usual_array(_item(params, "Wya"), dtype, 2, False)
     by = _usual_array(_item(params, "by"), dtype, 1, False)
     if Wax is None or Waa is None or ba is None or Wya is None or by is None:
-        return 0
+        return None
     H = _dim(Wax, 0)
     I = _dim(Wax, 1)
     O = _dim(Wya, 0)
@@ -1117,32 +1120,34 @@ cdef int _usual(object params, object X, object Y, object a0, Py_ssize_t max_bhh
     if not (_dim(Waa, 0) == H and _dim(Waa, 1) == H and _dim(ba, 0) == H
             and _dim(Wya, 1) == H and _dim(by, 0) == O
             and 1 <= H and 1 <= I <= INT_MAX and 1 <= O <= INT_MAX and H * H < max_bhh):
-        return 0
+        return None
     Xa = _usual_array(X, _INTP, 2, False)
     if Xa is None:
-        return 0
+        return None
     B = _dim(Xa, 0)
     T = _dim(Xa, 1)
-    # B * H * H < max_bhh also bounds B * H; B * T is an array's size
-    if B < 1 or T < 1 or B * T > INT_MAX or B * (H * H) >= max_bhh:
-        return 0
+    # B * T is an array's size; B <= INT_MAX // H is fast_batch's B * H <=
+    # INT_MAX, and with H * H < max_bhh it keeps B * (H * H) from overflowing
+    if (B < 1 or T < 1 or B * T > INT_MAX or B > INT_MAX // H
+            or B * (H * H) >= max_bhh):
+        return None
     u.Y = NULL
     if Y is not None:
         Ya = _usual_array(Y, _INTP, 2, False)
         if Ya is None or _dim(Ya, 0) != B or _dim(Ya, 1) != T:
-            return 0
+            return None
         u.Y = <const Py_ssize_t*> _data(Ya)
     u.a0 = NULL
     if a0 is not None:
         a0a = _usual_array(a0, dtype, 2, False)
         if a0a is None or _dim(a0a, 0) != B or _dim(a0a, 1) != H:
-            return 0
+            return None
         u.a0 = _data(a0a)
     u.B = B; u.T = T; u.nI = I; u.H = H; u.O = O
     u.WaxT = _data(Wax); u.Waa = _data(Waa); u.ba = _data(ba); u.Wya = _data(Wya)
     u.by = _data(by)
     u.X = <const Py_ssize_t*> _data(Xa)
-    return 1
+    return (Wax, Waa, ba, Wya, by)
 
 
 cdef bint _copy_inside(const Py_ssize_t* x, Py_ssize_t n, Py_ssize_t lo, Py_ssize_t hi,
@@ -1194,15 +1199,18 @@ def forward_ids(params, X, a0, Py_ssize_t max_bhh):
     cdef const Py_ssize_t* ids
     cdef const Py_ssize_t* lengths
     cdef const void* a0p
-    if not _usual(params, X, None, a0, max_bhh, &u):
+    held = _usual(params, X, None, a0, max_bhh, &u)
+    if held is None:
         return None
     cdef Py_ssize_t B = u.B, T = u.T, H = u.H
+    probs = _out(None, "probs", u.tn, 3, B, T, u.O)
+    A = _out(None, "A", u.tn, 3, B, T, H)
+    # last before the kernel: no Python code runs between the ids' check
+    # and their use (a nested call on this thread would reuse the workspace)
     work = _usual_inputs(&u, _forward_work(B, T, H, u.itemsize, False), &ids, NULL,
                          &lengths, &a0p)
     if work is None:
         return None
-    probs = _out(None, "probs", u.tn, 3, B, T, u.O)
-    A = _out(None, "A", u.tn, 3, B, T, H)
     cdef void* w = _data(work)
     cdef void* p6 = _data(probs)
     cdef void* p7 = _data(A)
@@ -1228,13 +1236,12 @@ def loss_and_grads_ids(params, X, Y, a0, Py_ssize_t max_bhh):
     cdef const Py_ssize_t* pY
     cdef const Py_ssize_t* lengths
     cdef const void* a0p
-    if Y is None or not _usual(params, X, Y, a0, max_bhh, &u):
+    if Y is None:
+        return None
+    held = _usual(params, X, Y, a0, max_bhh, &u)
+    if held is None:
         return None
     cdef Py_ssize_t B = u.B, T = u.T, I = u.nI, H = u.H, O = u.O
-    work = _usual_inputs(&u, _loss_work(B, T, H, O, u.itemsize, False), &ids, &pY,
-                         &lengths, &a0p)
-    if work is None:
-        return None
     dWaxT = _out(None, "dWaxT", u.tn, 2, I, H)
     dWaa = _out(None, "dWaa", u.tn, 2, H, H)
     dba = _out(None, "dba", u.tn, 1, H, -1)
@@ -1242,6 +1249,10 @@ def loss_and_grads_ids(params, X, Y, a0, Py_ssize_t max_bhh):
     dby = _out(None, "dby", u.tn, 1, O, -1)
     da0 = _out(None, "da0", u.tn, 2, B, H)
     a_last = _out(None, "a_last", u.tn, 2, B, H)
+    work = _usual_inputs(&u, _loss_work(B, T, H, O, u.itemsize, False), &ids, &pY,
+                         &lengths, &a0p)   # last before the kernel (see forward_ids)
+    if work is None:
+        return None
     cdef void* w = _data(work)
     cdef void* g0 = _data(dWaxT)
     cdef void* g1 = _data(dWaa)
