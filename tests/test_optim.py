@@ -861,6 +861,89 @@ def test_compiled_clip_by_value_equals_np_clip(dtype):
         clip_by_value({"w": ro}, 1.0)  # np.clip's own error for a read-only array
 
 
+@needs_update
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_compiled_scale_equals_np_multiply(dtype, monkeypatch):
+    """optim._scale (fit's mean over tokens) and clip_by_global_norm's
+    rescaling by the compiled loop give np.multiply's values bit for bit:
+    special values, the factor rounded to the dtype (0.1 is not a float32),
+    C, Fortran and strided arrays (the last by np.multiply); and the loop is
+    what ran."""
+    import warnings
+
+    info = np.finfo(dtype)
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal(50) * 8).astype(dtype)
+    x[:8] = [np.nan, np.inf, -np.inf, -0.0, 0.0, info.max, info.tiny, -info.tiny / 4]
+    arrays = [x.copy(), np.asfortranarray(x[:48].reshape(6, 8)), np.repeat(x, 2)[::2],
+              x[:0].copy()]
+    taken = []
+    real = optim._cupdate.scale
+    monkeypatch.setattr(optim._cupdate, "scale", lambda *a: taken.append(real(*a)) or taken[-1])
+    for s in (0.1, 1 / 25, 3.0, 1e-30):
+        got = [a.copy(order="K") if a.flags.forc else np.repeat(a, 2)[::2] for a in arrays]
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            want = [np.multiply(a, a.dtype.type(s)) for a in arrays]
+            optim._scale(got, s)
+        for g, w in zip(got, want):
+            assert np.array_equal(g, w, equal_nan=True), s
+            assert np.array_equal(np.signbit(g), np.signbit(w)), s   # -0.0 too
+    assert taken == [True, True, False, True] * 4   # the strided one by np.multiply
+    monkeypatch.undo()
+    assert optim._cupdate.scale(np.ones(3, dtype), 0.5)
+    assert not optim._cupdate.scale(np.ones(6, dtype)[::2], 0.5)
+    ro = np.ones(3, dtype)
+    ro.flags.writeable = False
+    assert not optim._cupdate.scale(ro, 0.5)
+    assert not optim._cupdate.scale(np.ones(3, np.float16), 0.5)
+    assert not optim._cupdate.scale(np.ones(3, np.dtype(dtype).newbyteorder()), 0.5)
+    # clip_by_global_norm's rescaling: the same with the loop as without it
+    g = {"a": (rng.standard_normal((7, 5)) * 10).astype(dtype),
+         "b": np.asfortranarray((rng.standard_normal((4, 3)) * 10).astype(dtype))}
+    h = {k: v.copy(order="K") for k, v in g.items()}
+    calls = []
+    monkeypatch.setattr(optim._cupdate, "scale", lambda *a: calls.append(1) or real(*a))
+    norm = clip_by_global_norm(g, 1.0)
+    assert norm > 1.0 and len(calls) == 2
+    monkeypatch.setattr(optim._cupdate, "scale", lambda *a: False)   # np.multiply
+    assert clip_by_global_norm(h, 1.0) == norm
+    for k in g:
+        np.testing.assert_array_equal(g[k], h[k], err_msg=k)
+
+
+@needs_update
+@pytest.mark.parametrize("how", ["raise", "warn", "ignore"])
+def test_compiled_scale_reports_floating_point_errors(how):
+    """Overflow, underflow and invalid (inf * 0) in the scaling go through
+    np.errstate as np.multiply's do; and the factor's rounding to float32."""
+    import warnings
+
+    def run(compiled, arr, s):
+        a = arr.copy()
+        with warnings.catch_warnings(record=True) as records, np.errstate(all=how):
+            warnings.simplefilter("always")
+            try:
+                if compiled:
+                    assert optim._cupdate.scale(a, s)
+                else:
+                    np.multiply(a, a.dtype.type(s), out=a)
+            except FloatingPointError:
+                return "raised", set()
+        return "ok", _fp_kinds(records)
+
+    info = np.finfo(np.float32)
+    cases = [(np.float32([info.max, 1.0]), 4.0), (np.float32([info.tiny, 1.0]), 1e-3),
+             (np.float32([np.inf, 1.0]), 0.0), (np.float32([1.0, 2.0]), 0.5),
+             (np.float32([1.0, 2.0]), 1e39), (np.array([1e300, 1.0]), 1e10)]
+    for arr, s in cases:
+        fast, slow = run(True, arr, s), run(False, arr, s)
+        assert fast[0] == slow[0], (arr, s)
+        assert fast[1] == slow[1], (arr, s, fast, slow)
+        if how == "raise" and not (arr[0] == 1.0 and s == 0.5):
+            assert fast[0] == "raised", (arr, s)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name, kwargs", ALL_CONFIGS[1:2] + ALL_CONFIGS[-2:], ids=str)
 def test_byte_swapped_arrays_give_the_native_results(name, kwargs, dtype):

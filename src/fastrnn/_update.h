@@ -120,6 +120,13 @@ FR_VEC static void fr_clip_##SUF(ptrdiff_t n, T *restrict g, T b)              \
         g[i] = __builtin_isgreater(x, b) ? b : x;                              \
     }                                                                          \
 }                                                                              \
+/* np.multiply(g, s, out=g) */                                              \
+FR_VEC static void fr_scale_##SUF(ptrdiff_t n, T *restrict g, T s)             \
+{                                                                              \
+    ptrdiff_t i;                                                               \
+    for (i = 0; i < n; i++)                                                    \
+        g[i] = g[i] * s;                                                       \
+}                                                                              \
 /* sum(x * x) in float64 (exact squares of float32 values), eight running    \
  * sums: one order for every clone */                                        \
 FR_VEC static double fr_sumsq_##SUF(ptrdiff_t n, const T *restrict x)          \

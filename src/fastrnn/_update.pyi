@@ -20,3 +20,6 @@ def sumsq(a: Any) -> float | None:
 
 def clip(g: Any, bound: float) -> bool:
     """g = clip(g, -bound, bound) in place for a contiguous float array."""
+
+def scale(g: Any, s: float) -> bool:
+    """np.multiply(g, g.dtype.type(s), out=g) in place for a contiguous float array."""

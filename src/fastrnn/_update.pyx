@@ -1,5 +1,6 @@
 """One-pass elementwise loops for fastrnn.optim: the optimizers' updates,
-clipping by value and the sums of squares of the gradient norm.
+clipping by value, scaling (the mean over tokens, clipping by norm) and the
+sums of squares of the gradient norm.
 
 An optimizer step in NumPy is up to 13 ufunc calls per parameter, each a
 Python call and a pass over the array: at the course's size (8,004
@@ -86,6 +87,8 @@ cdef extern from "_update.h" nogil:
                    double step, double wd, int use_wd)
     void fr_clip_f(Py_ssize_t n, float* g, float b)
     void fr_clip_d(Py_ssize_t n, double* g, double b)
+    void fr_scale_f(Py_ssize_t n, float* g, float s)
+    void fr_scale_d(Py_ssize_t n, double* g, double s)
     int fr_to_float(const double* x, float* out, int n)
     double fr_sumsq_f(Py_ssize_t n, const float* x)
     double fr_sumsq_d(Py_ssize_t n, const double* x)
@@ -291,6 +294,30 @@ def sumsq(a):
     with nogil:
         s = fr_sumsq_f(n, <const float*> xp) if kind == 1 else fr_sumsq_d(n, <const double*> xp)
     return s
+
+
+def scale(g, double s):
+    """np.multiply(g, g.dtype.type(s), out=g) in one compiled pass, for a
+    contiguous writeable float32 or float64 ndarray (any memory order);
+    False for anything else."""
+    cdef int kind = _contiguous(g, True)
+    if kind == 0:
+        return False
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray> g)
+    cdef void* xp = cnp.PyArray_DATA(<cnp.ndarray> g)
+    cdef float sf
+    cdef int flags = 0
+    with nogil:
+        if kind == 1:
+            flags = _npy_fpe(fr_to_float(&s, &sf, 1))   # the ufunc path's dt(s)
+            _fpe_clear()
+            fr_scale_f(n, <float*> xp, sf)
+        else:
+            _fpe_clear()
+            fr_scale_d(n, <double*> xp, s)
+        flags |= _fpe_flags()
+    _report(flags, "multiply")
+    return True
 
 
 def clip(g, double bound):

@@ -438,9 +438,7 @@ class LanguageModel:
                     if learned:
                         # a0 only starts a pass; later windows start from a carried state
                         g["a0"] = grads["a0"] if fresh else zero_da0
-                    scale = self.dtype.type(1.0 / n_tok)  # sum over tokens -> mean
-                    for arr in g.values():
-                        np.multiply(arr, scale, out=arr)
+                    optim._scale(g.values(), 1.0 / n_tok)  # sum over tokens -> mean
                     if clip is not None:
                         if clip_mode == "norm":
                             norm = optim.clip_by_global_norm(g, clip)

@@ -47,7 +47,7 @@ in place on a mapping of gradient arrays.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from numbers import Real
 from typing import Any
 
@@ -807,6 +807,14 @@ def make_optimizer(name: str, params: Mapping[str, np.ndarray], **kwargs: Any) -
 # ---------------------------------------------------------------------------
 # gradient clipping
 # ---------------------------------------------------------------------------
+def _scale(arrays: Iterable[np.ndarray], s: float) -> None:
+    """``np.multiply(a, a.dtype.type(s), out=a)`` for each array, by one
+    compiled pass where it takes the array (the same bits)."""
+    for a in arrays:
+        if _cupdate is None or not _cupdate.scale(a, s):
+            np.multiply(a, a.dtype.type(s), out=a)
+
+
 def _check_float_array(key: str, g: Any) -> np.ndarray:
     if not isinstance(g, np.ndarray):
         raise TypeError(f"gradient {key!r} must be a numpy.ndarray, got {type(g).__name__}")
@@ -909,14 +917,14 @@ def _combine_norms(norms: list[float]) -> float:
     """``sqrt(sum(n**2))`` without overflow; NaN wins over inf."""
     if not norms:
         return 0.0
-    if any(math.isnan(n) for n in norms):
+    if any(map(math.isnan, norms)):
         return math.nan
     big = max(norms)
     if math.isinf(big):
         return math.inf
     if big == 0.0:
         return 0.0
-    return big * math.sqrt(math.fsum((n / big) ** 2 for n in norms))
+    return big * math.sqrt(math.fsum([(n / big) ** 2 for n in norms]))
 
 
 def global_norm(grads: Mapping[str, np.ndarray]) -> float:
@@ -997,7 +1005,8 @@ def clip_by_global_norm(grads: MutableMapping[str, np.ndarray], max_norm: float)
     for g in grads.values():
         dt = g.dtype.type
         if dt(scale) >= np.finfo(g.dtype).tiny:
-            np.multiply(g, dt(scale), out=g)
+            if _cupdate is None or not _cupdate.scale(g, scale):  # the same, compiled
+                np.multiply(g, dt(scale), out=g)
         else:
             np.multiply(g, dt(half), out=g)
             np.multiply(g, dt(half), out=g)
