@@ -796,6 +796,50 @@ cdef _Inputs _inputs(object WaxT, object Waa, object ba, object Wya, object by,
     return r
 
 
+cdef void _grad_data(object dWaxT, object dWaa, object dba, object dWya, object dby,
+                     object da0, object a_last, void** g):
+    g[0] = _data(dWaxT); g[1] = _data(dWaa); g[2] = _data(dba); g[3] = _data(dWya)
+    g[4] = _data(dby); g[5] = _data(da0); g[6] = _data(a_last)
+
+
+cdef void _forward_any(int tn, Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
+                      Py_ssize_t O, const _Inputs* x, void* probs, void* A, void* a_last,
+                      bint blas_steps, int nt, void* work) noexcept nogil:
+    """_forward in the dtype tn (the entry points' one dispatch)."""
+    if tn == cnp.NPY_FLOAT32:
+        _forward[float](B, T, I, H, O, <const float*> x.WaxT, <const float*> x.Waa,
+                        <const float*> x.ba, <const float*> x.Wya, <const float*> x.by,
+                        x.ids, <const float*> x.dense, x.lengths, <const float*> x.a0,
+                        <float*> probs, <float*> A, <float*> a_last, blas_steps, nt,
+                        <float*> work)
+    else:
+        _forward[double](B, T, I, H, O, <const double*> x.WaxT, <const double*> x.Waa,
+                         <const double*> x.ba, <const double*> x.Wya, <const double*> x.by,
+                         x.ids, <const double*> x.dense, x.lengths, <const double*> x.a0,
+                         <double*> probs, <double*> A, <double*> a_last, blas_steps, nt,
+                         <double*> work)
+
+
+cdef double _loss_any(int tn, Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
+                      Py_ssize_t O, const _Inputs* x, const Py_ssize_t* Y, void** g,
+                      bint blas_steps, int nt, bint blas_serial, void* work) noexcept nogil:
+    """_loss_and_grads in the dtype tn; g: dWaxT, dWaa, dba, dWya, dby, da0,
+    a_last."""
+    if tn == cnp.NPY_FLOAT32:
+        return _loss_and_grads[float](
+            B, T, I, H, O, <const float*> x.WaxT, <const float*> x.Waa, <const float*> x.ba,
+            <const float*> x.Wya, <const float*> x.by, x.ids, <const float*> x.dense, Y,
+            x.lengths, <const float*> x.a0, <float*> g[0], <float*> g[1], <float*> g[2],
+            <float*> g[3], <float*> g[4], <float*> g[5], <float*> g[6], blas_steps, nt,
+            blas_serial, <float*> work)
+    return _loss_and_grads[double](
+        B, T, I, H, O, <const double*> x.WaxT, <const double*> x.Waa, <const double*> x.ba,
+        <const double*> x.Wya, <const double*> x.by, x.ids, <const double*> x.dense, Y,
+        x.lengths, <const double*> x.a0, <double*> g[0], <double*> g[1], <double*> g[2],
+        <double*> g[3], <double*> g[4], <double*> g[5], <double*> g[6], blas_steps, nt,
+        blas_serial, <double*> work)
+
+
 cdef int _threads(Py_ssize_t B, Py_ssize_t H, int threads, bint blas_steps) noexcept:
     """Threads for a call.  threads > 0: that many (tests); 0: the pool's
     limit (get_num_threads) from B*H*H >= PAR_MIN_BHH on, one below it or
@@ -944,16 +988,7 @@ def forward(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, probs=None, A=None,
     cdef int nt = _threads(B, H, threads, blas_steps)
     cdef long long t0 = _call_start(nt)
     with nogil:
-        if tn == cnp.NPY_FLOAT32:
-            _forward[float](B, T, I, H, O, <float*> x.WaxT, <float*> x.Waa,
-                            <float*> x.ba, <float*> x.Wya, <float*> x.by, x.ids,
-                            <float*> x.dense, x.lengths, <float*> x.a0, <float*> p6,
-                            <float*> p7, <float*> p8, blas_steps, nt, <float*> w)
-        else:
-            _forward[double](B, T, I, H, O, <double*> x.WaxT, <double*> x.Waa,
-                             <double*> x.ba, <double*> x.Wya, <double*> x.by, x.ids,
-                             <double*> x.dense, x.lengths, <double*> x.a0, <double*> p6,
-                             <double*> p7, <double*> p8, blas_steps, nt, <double*> w)
+        _forward_any(tn, B, T, I, H, O, &x, p6, p7, p8, blas_steps, nt, w)
     _call_end(nt, threads, t0)
     return probs, A
 
@@ -991,31 +1026,13 @@ def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
     cdef _Inputs x = _inputs(WaxT, Waa, ba, Wya, by, ids, dense, lengths, a0, is_dense)
     cdef void* w = _data(work)
     cdef const Py_ssize_t* pY = <const Py_ssize_t*> _data(Y)
-    cdef void* g0 = _data(dWaxT)
-    cdef void* g1 = _data(dWaa)
-    cdef void* g2 = _data(dba)
-    cdef void* g3 = _data(dWya)
-    cdef void* g4 = _data(dby)
-    cdef void* g5 = _data(da0)
-    cdef void* g6 = _data(a_last)
+    cdef void* g[7]
+    _grad_data(dWaxT, dWaa, dba, dWya, dby, da0, a_last, g)
     cdef double loss
     cdef int nt = _threads(B, H, threads, blas_steps)
     cdef long long t0 = _call_start(nt)
     with nogil:
-        if tn == cnp.NPY_FLOAT32:
-            loss = _loss_and_grads[float](
-                B, T, I, H, O, <float*> x.WaxT, <float*> x.Waa, <float*> x.ba,
-                <float*> x.Wya, <float*> x.by, x.ids, <float*> x.dense, pY, x.lengths,
-                <float*> x.a0, <float*> g0, <float*> g1, <float*> g2, <float*> g3,
-                <float*> g4, <float*> g5, <float*> g6, blas_steps, nt, blas_serial,
-                <float*> w)
-        else:
-            loss = _loss_and_grads[double](
-                B, T, I, H, O, <double*> x.WaxT, <double*> x.Waa, <double*> x.ba,
-                <double*> x.Wya, <double*> x.by, x.ids, <double*> x.dense, pY, x.lengths,
-                <double*> x.a0, <double*> g0, <double*> g1, <double*> g2, <double*> g3,
-                <double*> g4, <double*> g5, <double*> g6, blas_steps, nt, blas_serial,
-                <double*> w)
+        loss = _loss_any(tn, B, T, I, H, O, &x, pY, g, blas_steps, nt, blas_serial, w)
     _call_end(nt, threads, t0)
     return loss, dWaxT, dWaa, dba, dWya, dby, da0, a_last
 
@@ -1053,14 +1070,11 @@ cdef object _INTP = np.dtype(np.intp)
 cdef struct _Usual:
     int tn
     Py_ssize_t B, T, nI, H, O, itemsize   # nI: complex.h defines I
-    void* WaxT      # Wax's data, Fortran-ordered: WaxT (I, H) C-ordered
-    void* Waa
-    void* ba
-    void* Wya
-    void* by
-    void* a0        # NULL: zeros
-    const Py_ssize_t* X
-    const Py_ssize_t* Y
+    # the kernel's inputs: WaxT is Wax's data (Fortran-ordered Wax is WaxT
+    # C-ordered); ids, lengths and a0 point to the caller's X, NULL and a0
+    # (NULL: zeros) until _usual_inputs points them to the workspace's copies
+    _Inputs x
+    const Py_ssize_t* Y   # the caller's targets, then their copy
 
 
 cdef object _usual_array(object v, object dtype, int nd, bint fortran):
@@ -1137,16 +1151,18 @@ cdef object _usual(object params, object X, object Y, object a0, Py_ssize_t max_
         if Ya is None or _dim(Ya, 0) != B or _dim(Ya, 1) != T:
             return None
         u.Y = <const Py_ssize_t*> _data(Ya)
-    u.a0 = NULL
+    u.x.a0 = NULL
     if a0 is not None:
         a0a = _usual_array(a0, dtype, 2, False)
         if a0a is None or _dim(a0a, 0) != B or _dim(a0a, 1) != H:
             return None
-        u.a0 = _data(a0a)
+        u.x.a0 = _data(a0a)
     u.B = B; u.T = T; u.nI = I; u.H = H; u.O = O
-    u.WaxT = _data(Wax); u.Waa = _data(Waa); u.ba = _data(ba); u.Wya = _data(Wya)
-    u.by = _data(by)
-    u.X = <const Py_ssize_t*> _data(Xa)
+    u.x.WaxT = _data(Wax); u.x.Waa = _data(Waa); u.x.ba = _data(ba)
+    u.x.Wya = _data(Wya); u.x.by = _data(by)
+    u.x.ids = <const Py_ssize_t*> _data(Xa)
+    u.x.dense = NULL
+    u.x.lengths = NULL
     return (Wax, Waa, ba, Wya, by)
 
 
@@ -1162,33 +1178,30 @@ cdef bint _copy_inside(const Py_ssize_t* x, Py_ssize_t n, Py_ssize_t lo, Py_ssiz
     return ok
 
 
-cdef object _usual_inputs(_Usual* u, Py_ssize_t kernel_work, const Py_ssize_t** ids,
-                          const Py_ssize_t** Y, const Py_ssize_t** lengths,
-                          const void** a0):
+cdef object _usual_inputs(_Usual* u, Py_ssize_t kernel_work):
     """The workspace: the kernel's part (kernel_work elements), then copies of
     the ids, the targets (u.Y not NULL), the lengths (all T) and a<0> (zeros
-    when u.a0 is NULL); None if an id or target is out of range."""
+    when u.x.a0 is NULL), u pointed to them; None if an id or target is out
+    of range."""
     cdef Py_ssize_t B = u.B, BT = u.B * u.T, k = _up16(kernel_work), i
     work = _workspace(k + (2 * BT + B) * 8 // u.itemsize + B * u.H + 1, u.tn)
     cdef Py_ssize_t* p = <Py_ssize_t*> (<char*> _data(work) + k * u.itemsize)
-    if not _copy_inside(u.X, BT, 0, u.nI, p):
+    if not _copy_inside(u.x.ids, BT, 0, u.nI, p):
         return None
-    ids[0] = p
+    u.x.ids = p
     p += BT
     if u.Y != NULL:
         if not _copy_inside(u.Y, BT, -1, u.O, p):
             return None
-        Y[0] = p
+        u.Y = p
         p += BT
     for i in range(B):
         p[i] = u.T
-    lengths[0] = p
+    u.x.lengths = p
     p += B
-    if u.a0 == NULL:
+    if u.x.a0 == NULL:
         memset(p, 0, B * u.H * u.itemsize)
-        a0[0] = p
-    else:
-        a0[0] = u.a0
+        u.x.a0 = p
     return work
 
 
@@ -1196,35 +1209,21 @@ def forward_ids(params, X, a0, Py_ssize_t max_bhh):
     """``_api.forward(params, X, a0)`` for the usual small call, or None (see
     above)."""
     cdef _Usual u
-    cdef const Py_ssize_t* ids
-    cdef const Py_ssize_t* lengths
-    cdef const void* a0p
     held = _usual(params, X, None, a0, max_bhh, &u)
     if held is None:
         return None
-    cdef Py_ssize_t B = u.B, T = u.T, H = u.H
-    probs = _out(None, "probs", u.tn, 3, B, T, u.O)
-    A = _out(None, "A", u.tn, 3, B, T, H)
+    probs = _out(None, "probs", u.tn, 3, u.B, u.T, u.O)
+    A = _out(None, "A", u.tn, 3, u.B, u.T, u.H)
     # last before the kernel: no Python code runs between the ids' check
     # and their use (a nested call on this thread would reuse the workspace)
-    work = _usual_inputs(&u, _forward_work(B, T, H, u.itemsize, False), &ids, NULL,
-                         &lengths, &a0p)
+    work = _usual_inputs(&u, _forward_work(u.B, u.T, u.H, u.itemsize, False))
     if work is None:
         return None
     cdef void* w = _data(work)
     cdef void* p6 = _data(probs)
     cdef void* p7 = _data(A)
     with nogil:
-        if u.tn == cnp.NPY_FLOAT32:
-            _forward[float](B, T, u.nI, H, u.O, <float*> u.WaxT, <float*> u.Waa,
-                            <float*> u.ba, <float*> u.Wya, <float*> u.by, ids, NULL,
-                            lengths, <const float*> a0p, <float*> p6, <float*> p7, NULL,
-                            False, 1, <float*> w)
-        else:
-            _forward[double](B, T, u.nI, H, u.O, <double*> u.WaxT, <double*> u.Waa,
-                             <double*> u.ba, <double*> u.Wya, <double*> u.by, ids, NULL,
-                             lengths, <const double*> a0p, <double*> p6, <double*> p7,
-                             NULL, False, 1, <double*> w)
+        _forward_any(u.tn, u.B, u.T, u.nI, u.H, u.O, &u.x, p6, p7, NULL, False, 1, w)
     return probs, A
 
 
@@ -1232,10 +1231,6 @@ def loss_and_grads_ids(params, X, Y, a0, Py_ssize_t max_bhh):
     """``_api.loss_and_grads(params, X, Y, a0)`` for the usual small call
     (targets (B, T)), or None (see above)."""
     cdef _Usual u
-    cdef const Py_ssize_t* ids
-    cdef const Py_ssize_t* pY
-    cdef const Py_ssize_t* lengths
-    cdef const void* a0p
     if Y is None:
         return None
     held = _usual(params, X, Y, a0, max_bhh, &u)
@@ -1249,33 +1244,15 @@ def loss_and_grads_ids(params, X, Y, a0, Py_ssize_t max_bhh):
     dby = _out(None, "dby", u.tn, 1, O, -1)
     da0 = _out(None, "da0", u.tn, 2, B, H)
     a_last = _out(None, "a_last", u.tn, 2, B, H)
-    work = _usual_inputs(&u, _loss_work(B, T, H, O, u.itemsize, False), &ids, &pY,
-                         &lengths, &a0p)   # last before the kernel (see forward_ids)
+    work = _usual_inputs(&u, _loss_work(B, T, H, O, u.itemsize, False))   # last (see forward_ids)
     if work is None:
         return None
     cdef void* w = _data(work)
-    cdef void* g0 = _data(dWaxT)
-    cdef void* g1 = _data(dWaa)
-    cdef void* g2 = _data(dba)
-    cdef void* g3 = _data(dWya)
-    cdef void* g4 = _data(dby)
-    cdef void* g5 = _data(da0)
-    cdef void* g6 = _data(a_last)
+    cdef void* g[7]
+    _grad_data(dWaxT, dWaa, dba, dWya, dby, da0, a_last, g)
     cdef double loss
     with nogil:
-        if u.tn == cnp.NPY_FLOAT32:
-            loss = _loss_and_grads[float](
-                B, T, I, H, O, <float*> u.WaxT, <float*> u.Waa, <float*> u.ba,
-                <float*> u.Wya, <float*> u.by, ids, NULL, pY, lengths,
-                <const float*> a0p, <float*> g0, <float*> g1, <float*> g2, <float*> g3,
-                <float*> g4, <float*> g5, <float*> g6, False, 1, False, <float*> w)
-        else:
-            loss = _loss_and_grads[double](
-                B, T, I, H, O, <double*> u.WaxT, <double*> u.Waa, <double*> u.ba,
-                <double*> u.Wya, <double*> u.by, ids, NULL, pY, lengths,
-                <const double*> a0p, <double*> g0, <double*> g1, <double*> g2,
-                <double*> g3, <double*> g4, <double*> g5, <double*> g6, False, 1, False,
-                <double*> w)
+        loss = _loss_any(u.tn, B, T, I, H, O, &u.x, u.Y, g, False, 1, False, w)
     grads = {"Wax": cnp.PyArray_Transpose(<cnp.ndarray> dWaxT, NULL), "Waa": dWaa,
              "ba": dba, "Wya": dWya, "by": dby, "a0": da0}
     return loss, grads, a_last
