@@ -67,11 +67,12 @@ def usual_cases():
     rng = np.random.default_rng(20261204)
     cases = []
     for (I, H, O, B, T), dtype in itertools.product(SIZES, (np.float32, np.float64)):
-        for a0_kind in (None, "bh"):
+        for a0_kind in (None, "bh", "h"):
             p = params(I, H, O, dtype, rng)
             X = ints(rng, 0, I, (B, T), np.intp, "c")
             Y = ints(rng, -1, O, (B, T), np.intp, "c")
-            a0 = None if a0_kind is None else rng.normal(size=(B, H)).astype(dtype)
+            a0 = (None if a0_kind is None else
+                  rng.normal(size=(B, H) if a0_kind == "bh" else H).astype(dtype))
             cases.append(pytest.param(p, X, Y, a0, id=f"I{I}H{H}O{O}B{B}T{T}-"
                                       f"{np.dtype(dtype).name}-{a0_kind}"))
     return cases
@@ -212,7 +213,7 @@ DECLINED = {
     "Y int32": lambda p, X, Y, a0: (p, X, Y.astype(np.int32), a0),
     "Y one per sequence": lambda p, X, Y, a0: (p, X, Y[:, -1].copy(), a0),
     "Y a strided view": lambda p, X, Y, a0: (p, X, np.repeat(Y, 2, axis=1)[:, ::2], a0),
-    "a0 (H,)": lambda p, X, Y, a0: (p, X, Y, a0[0].copy()),
+    "a0 (H,) a strided view": lambda p, X, Y, a0: (p, X, Y, np.repeat(a0[0], 2)[::2]),
     "a0 a strided view": lambda p, X, Y, a0: (p, X, Y, np.repeat(a0, 2, axis=1)[:, ::2]),
     "a0 Fortran-ordered": lambda p, X, Y, a0: (p, X, Y, np.asfortranarray(a0)),
     "a0 unaligned": lambda p, X, Y, a0: (p, X, Y, _unaligned(a0)),

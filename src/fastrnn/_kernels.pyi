@@ -77,7 +77,7 @@ def forward_ids(
     params: object, X: object, a0: object, max_bhh: int
 ) -> tuple[NDArray[Any], NDArray[Any]] | None:
     """``fastrnn.forward(params, X, a0)`` for the usual small call (plain
-    ndarrays: intp token ids (B, T), init_params's layout, a0 None or (B, H),
+    ndarrays: intp token ids (B, T), init_params's layout, a0 None, (B, H) or (H,),
     B*H*H < max_bhh); None for anything else, out-of-range ids included (the
     gate then decides and raises)."""
 

@@ -1048,8 +1048,8 @@ def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
 # between: plain ndarrays (exactly) of token ids and targets, NumPy's own
 # float32 or float64 descriptor (by identity, so native byte order), Wax
 # Fortran-ordered as init_params makes it (Wax.T is the kernels' WaxT with
-# no copy), the other parameters C-contiguous, all aligned; a0 None or
-# (B, H); lengths None (the caller's condition); B*H*H below max_bhh
+# no copy), the other parameters C-contiguous, all aligned; a0 None, (B, H)
+# or (H,) (copied for each sequence, as the gate does); lengths None (the caller's condition); B*H*H below max_bhh
 # (fastrnn._api passes ONE_THREAD_STEP's lower end, below which _plan's
 # answer is always one thread and no BLAS limit).  They return None ("not
 # handled") for anything else, a value out of range included, and _api then
@@ -1075,6 +1075,7 @@ cdef struct _Usual:
     # (NULL: zeros) until _usual_inputs points them to the workspace's copies
     _Inputs x
     const Py_ssize_t* Y   # the caller's targets, then their copy
+    bint a0_shared        # a0 (H,), the batch's common a<0>
 
 
 cdef object _usual_array(object v, object dtype, int nd, bint fortran):
@@ -1152,10 +1153,17 @@ cdef object _usual(object params, object X, object Y, object a0, Py_ssize_t max_
             return None
         u.Y = <const Py_ssize_t*> _data(Ya)
     u.x.a0 = NULL
+    u.a0_shared = False
     if a0 is not None:
         a0a = _usual_array(a0, dtype, 2, False)
-        if a0a is None or _dim(a0a, 0) != B or _dim(a0a, 1) != H:
-            return None
+        if a0a is not None:
+            if _dim(a0a, 0) != B or _dim(a0a, 1) != H:
+                return None
+        else:   # (H,): one state for the whole batch (a model's a0)
+            a0a = _usual_array(a0, dtype, 1, False)
+            if a0a is None or _dim(a0a, 0) != H:
+                return None
+            u.a0_shared = True
         u.x.a0 = _data(a0a)
     u.B = B; u.T = T; u.nI = I; u.H = H; u.O = O
     u.x.WaxT = _data(Wax); u.x.Waa = _data(Waa); u.x.ba = _data(ba)
@@ -1201,6 +1209,10 @@ cdef object _usual_inputs(_Usual* u, Py_ssize_t kernel_work):
     p += B
     if u.x.a0 == NULL:
         memset(p, 0, B * u.H * u.itemsize)
+        u.x.a0 = p
+    elif u.a0_shared:   # a0 (H,): a copy for each sequence, as the gate makes
+        for i in range(B):
+            memcpy(<char*> p + i * u.H * u.itemsize, u.x.a0, u.H * u.itemsize)
         u.x.a0 = p
     return work
 
@@ -1253,6 +1265,8 @@ def loss_and_grads_ids(params, X, Y, a0, Py_ssize_t max_bhh):
     cdef double loss
     with nogil:
         loss = _loss_any(u.tn, B, T, I, H, O, &u.x, u.Y, g, False, 1, False, w)
+    if u.a0_shared:   # a0 shared by the batch: its gradient is the sum (grads_dict's)
+        da0 = da0.sum(axis=0)
     grads = {"Wax": cnp.PyArray_Transpose(<cnp.ndarray> dWaxT, NULL), "Waa": dWaa,
              "ba": dba, "Wya": dWya, "by": dby, "a0": da0}
     return loss, grads, a_last
