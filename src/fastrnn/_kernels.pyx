@@ -1039,19 +1039,20 @@ def loss_and_grads(WaxT, Waa, ba, Wya, by, ids, dense, Y, lengths, a0,
 
 # ---- the usual small call, from the public arguments -----------------------
 #
-# At the course's size a call's arithmetic takes ~4.7 µs and the way there
-# from Python as long again: the gate (_index.fast_batch: five new arrays and
+# At the course's size the way from Python to the kernel cost ~2 µs beside
+# its ~4.5 µs of arithmetic: the gate (_index.fast_batch: five new arrays and
 # two named tuples), _api's plan, the kernel entry's checks of the twelve
-# arrays it is handed (forward: 7.1 µs in all, the kernel 5.4 of it).
+# arrays it is handed (forward: 7.1 µs in all, the kernel call 5.4 of it).
 # forward_ids and loss_and_grads_ids take the public call's own arguments and
 # do, for the usual case, what that path does, with no Python object in
 # between: plain ndarrays (exactly) of token ids and targets, NumPy's own
 # float32 or float64 descriptor (by identity, so native byte order), Wax
 # Fortran-ordered as init_params makes it (Wax.T is the kernels' WaxT with
 # no copy), the other parameters C-contiguous, all aligned; a0 None, (B, H)
-# or (H,) (copied for each sequence, as the gate does); lengths None (the caller's condition); B*H*H below max_bhh
-# (fastrnn._api passes ONE_THREAD_STEP's lower end, below which _plan's
-# answer is always one thread and no BLAS limit).  They return None ("not
+# or (H,) (copied for each sequence, as the gate does); lengths None (the
+# caller's condition); B*H*H below max_bhh (fastrnn._api passes
+# ONE_THREAD_STEP's lower end, below which _plan's answer is always one
+# thread and no BLAS limit).  They return None ("not
 # handled") for anything else, a value out of range included, and _api then
 # runs the gate, which takes every input and raises the errors: everything
 # accepted here _index.fast_batch accepts too, and the kernel gets the same
@@ -1106,7 +1107,6 @@ cdef object _usual(object params, object X, object Y, object a0, Py_ssize_t max_
     (the dict holds them only as long as nothing rebinds its values: another
     thread may, or a key's own __eq__ during the lookups here); else None."""
     cdef Py_ssize_t H, I, O, B, T
-    cdef cnp.npy_intp* d
     if type(params) is not dict or PyDict_Size(params) != 5:
         return None
     item = _item(params, "Wax")
@@ -1189,8 +1189,9 @@ cdef bint _copy_inside(const Py_ssize_t* x, Py_ssize_t n, Py_ssize_t lo, Py_ssiz
 cdef object _usual_inputs(_Usual* u, Py_ssize_t kernel_work):
     """The workspace: the kernel's part (kernel_work elements), then copies of
     the ids, the targets (u.Y not NULL), the lengths (all T) and a<0> (zeros
-    when u.x.a0 is NULL), u pointed to them; None if an id or target is out
-    of range."""
+    when u.x.a0 is NULL, B copies of a shared (H,) a0, else the caller's
+    (B, H) a0 itself, not copied), u pointed to them; None if an id or
+    target is out of range."""
     cdef Py_ssize_t B = u.B, BT = u.B * u.T, k = _up16(kernel_work), i
     work = _workspace(k + (2 * BT + B) * 8 // u.itemsize + B * u.H + 1, u.tn)
     cdef Py_ssize_t* p = <Py_ssize_t*> (<char*> _data(work) + k * u.itemsize)
@@ -1221,7 +1222,7 @@ def forward_ids(params, X, a0, Py_ssize_t max_bhh):
     """``_api.forward(params, X, a0)`` for the usual small call, or None (see
     above)."""
     cdef _Usual u
-    held = _usual(params, X, None, a0, max_bhh, &u)
+    held = _usual(params, X, None, a0, max_bhh, &u)   # kept to the end (see _usual)
     if held is None:
         return None
     probs = _out(None, "probs", u.tn, 3, u.B, u.T, u.O)
@@ -1245,7 +1246,7 @@ def loss_and_grads_ids(params, X, Y, a0, Py_ssize_t max_bhh):
     cdef _Usual u
     if Y is None:
         return None
-    held = _usual(params, X, Y, a0, max_bhh, &u)
+    held = _usual(params, X, Y, a0, max_bhh, &u)   # kept to the end (see _usual)
     if held is None:
         return None
     cdef Py_ssize_t B = u.B, T = u.T, I = u.nI, H = u.H, O = u.O

@@ -1005,8 +1005,7 @@ def clip_by_global_norm(grads: MutableMapping[str, np.ndarray], max_norm: float)
     for g in grads.values():
         dt = g.dtype.type
         if dt(scale) >= np.finfo(g.dtype).tiny:
-            if _cupdate is None or not _cupdate.scale(g, scale):  # the same, compiled
-                np.multiply(g, dt(scale), out=g)
+            _scale((g,), scale)
         else:
             np.multiply(g, dt(half), out=g)
             np.multiply(g, dt(half), out=g)
