@@ -221,3 +221,52 @@ def test_softmax_float64_wide_logits(O):
     sub = (gap < 744) & ~normal
     np.testing.assert_allclose(probs[sub], want[sub], rtol=1e-3, atol=1e-322)
     assert not probs[gap > 746.5].any()
+
+
+def _every_kind_of_float(dtype, n, seed):
+    """Bit patterns spread over the whole range of dtype (NaNs, infinities,
+    denormals, both zeros included), n of them, a multiple of 8."""
+    rng = np.random.default_rng(seed)
+    if dtype == np.float32:
+        bits = np.arange(0, 2**32, 2**32 // n, dtype=np.uint64).astype(np.uint32)
+        x = bits.view(np.float32)
+    else:
+        x = rng.integers(0, 2**64, n, dtype=np.uint64, endpoint=False).view(np.float64)
+    special = np.array([np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0,
+                        np.finfo(dtype).max, -np.finfo(dtype).max,
+                        np.finfo(dtype).tiny, -np.finfo(dtype).smallest_subnormal,
+                        9.01, -9.02, 19.1, -19.2, 40.0, -20.0], dtype)
+    near = rng.normal(0, 3, 4096).astype(dtype)   # where tanh is not +-1
+    return np.concatenate([x[: len(x) // 8 * 8], special, near])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tanh_vector_function_equals_the_row_loop_bit_for_bit(dtype):
+    # the one-sequence recurrence (fr_rec1) takes tanh of its registers by
+    # fr_tanh_v8f / fr_tanh_v4d; the batched path by the row loop: the same
+    # bits are what keeps one sequence equal to its row of a batch
+    rows, vec = ((_fast_tanhf, _kernels._fast_tanh_vecf) if dtype == np.float32
+                 else (_fast_tanhd, _kernels._fast_tanh_vecd))
+    x = _every_kind_of_float(dtype, 1 << 22, seed=3)
+    assert len(x) % 8 == 0 and np.isfinite(x).mean() > 0.9
+    want, got = x.copy(), x.copy()
+    rows(want)
+    vec(got)
+    uint = np.uint32 if dtype == np.float32 else np.uint64
+    bad = np.flatnonzero(got.view(uint) != want.view(uint))
+    assert bad.size == 0, (x[bad[:5]], got[bad[:5]], want[bad[:5]])
+    # every float of [0.5, 2) (float32: 2^24 of them) as well
+    if dtype == np.float32:
+        y = np.arange(0x3F000000, 0x40000000, dtype=np.uint32).view(np.float32)
+        y = np.concatenate([y, -y])
+        want, got = y.copy(), y.copy()
+        rows(want)
+        vec(got)
+        np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_tanh_vector_function_refuses_a_partial_vector():
+    with pytest.raises(ValueError, match="multiple of 8"):
+        _kernels._fast_tanh_vecf(np.zeros(9, np.float32))
+    with pytest.raises(ValueError, match="multiple of 4"):
+        _kernels._fast_tanh_vecd(np.zeros(6))

@@ -48,6 +48,8 @@ cdef extern from "_rowops.h" nogil:
     void fr_dtanh_f(float* dz, const float* dn, const float* a, Py_ssize_t n)
     void fr_dtanh_d(double* dz, const double* dn, const double* a, Py_ssize_t n)
     void fr_exp_f(float* z, Py_ssize_t n)
+    void fr_tanh_vec_f(float* x, Py_ssize_t n)
+    void fr_tanh_vec_d(double* x, Py_ssize_t n)
     void fr_add_f(float* y, const float* x, Py_ssize_t n)
     void fr_add_d(double* y, const double* x, Py_ssize_t n)
     void fr_sum_rows_f(float* y, const float* x, Py_ssize_t rows, Py_ssize_t n)
@@ -1287,6 +1289,24 @@ def _fast_tanhd(double[::1] x):
     cdef double[::1] bias = np.full(x.shape[0], -0.0, dtype=np.float64)
     if x.shape[0]:
         fr_bias_tanh_d(&x[0], &bias[0], x.shape[0])
+
+
+def _fast_tanh_vecf(float[::1] x):
+    """In place x = tanh(x) with the float32 vector function of the
+    one-sequence recurrence (len(x) a multiple of 8; for tests)."""
+    if x.shape[0] % 8:
+        raise ValueError("_fast_tanh_vecf: length not a multiple of 8")
+    if x.shape[0]:
+        fr_tanh_vec_f(&x[0], x.shape[0])
+
+
+def _fast_tanh_vecd(double[::1] x):
+    """In place x = tanh(x) with the float64 vector function of the
+    one-sequence recurrence (len(x) a multiple of 4; for tests)."""
+    if x.shape[0] % 4:
+        raise ValueError("_fast_tanh_vecd: length not a multiple of 4")
+    if x.shape[0]:
+        fr_tanh_vec_d(&x[0], x.shape[0])
 
 
 def _fast_expf(float[::1] x):

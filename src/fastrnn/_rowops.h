@@ -209,6 +209,82 @@ static inline double fr_tanhd(double x)
     return copysign(-m / (2.0 + m), x);
 }
 
+/* fr_tanhf and fr_tanhd on a whole vector, the same operations lane by
+ * lane (so the same bits: tests/test_rowops.py), for a state held in
+ * registers (_packgemm.h's fr_rec1): the row loops' tanh needs the values
+ * stored and reloaded by a vector of the loop's own width, which gcc's
+ * AVX-512 clone makes 16 floats, two of the state's 8-float stores (a store
+ * to load forwarding that fails).  Selects and copysign by bit operations,
+ * as gcc vectorises the scalar ones. */
+static inline __attribute__((always_inline)) fr_v8f fr_tanh_v8f(fr_v8f x)
+{
+    typedef uint32_t vu __attribute__((vector_size(32)));
+    const fr_v8f zero = {0, 0, 0, 0, 0, 0, 0, 0};
+    const fr_v8f shift = zero + 12582912.0f;   /* 1.5 * 2^23 */
+    const fr_v8f lo = zero - 40.0f;
+    fr_v8f y = -2.0f * (fr_v8f) ((vu) x & 0x7fffffffu);
+    fr_v8i below = y < lo;
+    y = (fr_v8f) ((below & (fr_v8i) lo) | (~below & (fr_v8i) y));
+    fr_v8f t = y * 1.44269504088896341f + shift;
+    fr_v8f fn = t - shift;                     /* round(y / ln2) */
+    fr_v8i n = (fr_v8i) ((vu) t - 0x4B400000u);
+    fr_v8f r = y - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    fr_v8f q = (zero + 1.9845877250e-4f) * r + 1.3940617209e-3f;
+    q = q * r + 8.3333896473e-3f;
+    q = q * r + 4.1666362435e-2f;
+    q = q * r + 1.6666665673e-1f;
+    q = q * r + 0.5f;
+    fr_v8f em1 = (r * r) * q + r;
+    fr_v8f two_n = (fr_v8f) ((vu) (n + 127) << 23);
+    fr_v8f num = -two_n * em1 + (1.0f - two_n);        /* -m */
+    fr_v8f den = two_n * em1 + (two_n + 1.0f);         /* 2 + m */
+    fr_v8f v = num / den;
+    return (fr_v8f) (((vu) v & 0x7fffffffu) | ((vu) x & 0x80000000u));
+}
+
+static inline __attribute__((always_inline)) fr_v4d fr_tanh_v4d(fr_v4d x)
+{
+    typedef uint64_t vu __attribute__((vector_size(32)));
+    const fr_v4d zero = {0, 0, 0, 0};
+    const fr_v4d shift = zero + 6755399441055744.0;   /* 1.5 * 2^52 */
+    const fr_v4d lo = zero - 40.0;
+    fr_v4d y = -2.0 * (fr_v4d) ((vu) x & 0x7fffffffffffffffu);
+    fr_v4l below = y < lo;
+    y = (fr_v4d) ((below & (fr_v4l) lo) | (~below & (fr_v4l) y));
+    fr_v4d t = y * 1.4426950408889634 + shift;
+    fr_v4d k = t - shift;                      /* round(y / ln2) */
+    fr_v4d two_k = (fr_v4d) (((vu) t + 1023) << 52);
+    fr_v4d r = (y - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
+    fr_v4d em = FR_EM1_TAYLOR(r);              /* expm1(r) */
+    fr_v4d m = two_k * em + (two_k - 1.0);     /* expm1(y) */
+    fr_v4d v = -m / (2.0 + m);
+    return (fr_v4d) (((vu) v & 0x7fffffffffffffffu) | ((vu) x & 0x8000000000000000u));
+}
+
+/* x[j] = tanh(x[j]) by the vector functions, a whole vector at a time (n a
+ * multiple of 8 floats or 4 doubles; for the tests, which compare them with
+ * the row loops': dispatched as the kernels are) */
+FR_VEC static void fr_tanh_vec_f(float *x, ptrdiff_t n)
+{
+    for (ptrdiff_t j = 0; j + 8 <= n; j += 8) {
+        fr_v8f v;
+        memcpy(&v, x + j, sizeof v);
+        v = fr_tanh_v8f(v);
+        memcpy(x + j, &v, sizeof v);
+    }
+}
+
+FR_VEC static void fr_tanh_vec_d(double *x, ptrdiff_t n)
+{
+    for (ptrdiff_t j = 0; j + 4 <= n; j += 4) {
+        fr_v4d v;
+        memcpy(&v, x + j, sizeof v);
+        v = fr_tanh_v4d(v);
+        memcpy(x + j, &v, sizeof v);
+    }
+}
+
 /* exp(x) for doubles x <= 0 (or NaN: NaN), within 1 ulp (the sampler's
  * exp, _draw.h, in scalar form for gcc to vectorise): x = n ln2 + r, exp(r)
  * = 1 + FR_EM1_TAYLOR(r), 2^n as the product of two normal powers of two so
