@@ -36,10 +36,8 @@ static inline void fr_poison(void *p, ptrdiff_t n) { (void) p; (void) n; }
 static inline void fr_unpoison(void *p, ptrdiff_t n) { (void) p; (void) n; }
 #endif
 
-/* the vector helpers are always inlined, into each clone of their callers:
- * no vector crosses a call boundary, whose ABI would differ between the
- * AVX2 clone and the baseline one (_rowops.h silences gcc's -Wpsabi) */
-#define FR_AI static inline __attribute__((always_inline))
+/* the vector helpers are FR_AI (_rowops.h): always inlined, into each clone
+ * of their callers, so that no vector crosses a call boundary */
 
 /* vector types: fr_v8f, fr_v4d, fr_v4l, fr_v4f (_rowops.h) */
 

@@ -62,7 +62,7 @@
  * rows y[i * ldy ..] (y[i * ldy + r] = x[r * ldx + i]), in registers (the
  * unpack / shuffle / lane-swap sequence of an AVX transpose; the baseline
  * clone gets the same shuffles on SSE2 halves). */
-static inline __attribute__((always_inline)) void
+FR_AI void
 fr_tr_f(const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy)
 {
     fr_v8f r[8], t[8], u[8];
@@ -95,7 +95,7 @@ fr_tr_f(const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy)
         memcpy(y + i * ldy, &r[i], sizeof r[i]);
 }
 
-static inline __attribute__((always_inline)) void
+FR_AI void
 fr_tr_d(const double *x, ptrdiff_t ldx, double *y, ptrdiff_t ldy)
 {
     fr_v4d r[4], t[4];
@@ -119,13 +119,13 @@ fr_tr_d(const double *x, ptrdiff_t ldx, double *y, ptrdiff_t ldy)
 }
 
 #define FR_PACKGEMM(T, SUF, VT, VL)                                              \
-static inline VT fr_ld_##SUF(const T *p)                                       \
+FR_AI VT fr_ld_##SUF(const T *p)                                               \
 {                                                                              \
     VT v;                                                                      \
     memcpy(&v, p, sizeof v);                                                   \
     return v;                                                                  \
 }                                                                              \
-static inline void fr_st_##SUF(T *p, VT v)                                     \
+FR_AI void fr_st_##SUF(T *p, VT v)                                             \
 {                                                                              \
     memcpy(p, &v, sizeof v);                                                   \
 }                                                                              \
@@ -183,7 +183,7 @@ FR_VEC static void fr_pack_##SUF(ptrdiff_t k, ptrdiff_t n, const T *W,         \
 /* R rows x P panels of C += A-block @ panels, kc terms; R, P constants,    \
  * R <= 6, 2 R P <= 14 accumulators; P = 0: the first vector of one panel    \
  * alone (a last panel of at most VL columns) */                             \
-static inline __attribute__((always_inline)) void                              \
+FR_AI void                                                                     \
 fr_ukr_##SUF(const int R, const int P, ptrdiff_t kc, const T *a,               \
              ptrdiff_t a_rs, ptrdiff_t a_cs, const T *b, ptrdiff_t b_ps,       \
              int acc, T *c, ptrdiff_t ldc)                                     \
@@ -220,7 +220,7 @@ fr_ukr_##SUF(const int R, const int P, ptrdiff_t kc, const T *a,               \
     }                                                                          \
 }                                                                              \
 /* R (1..6, at run time) rows by one panel */                                  \
-static inline __attribute__((always_inline)) void                              \
+FR_AI void                                                                     \
 fr_ukr1_##SUF(int R, ptrdiff_t kc, const T *a, ptrdiff_t a_rs, ptrdiff_t a_cs, \
               const T *b, int acc, T *c, ptrdiff_t ldc)                        \
 {                                                                              \
@@ -234,7 +234,7 @@ fr_ukr1_##SUF(int R, ptrdiff_t kc, const T *a, ptrdiff_t a_rs, ptrdiff_t a_cs, \
     }                                                                          \
 }                                                                              \
 /* R rows by P panels, both at run time, for the (R, P) the driver uses */     \
-static inline __attribute__((always_inline)) void                              \
+FR_AI void                                                                     \
 fr_ukrx_##SUF(int R, int P, ptrdiff_t kc, const T *a, ptrdiff_t a_rs,          \
               ptrdiff_t a_cs, const T *b, ptrdiff_t b_ps, int acc, T *c,       \
               ptrdiff_t ldc)                                                   \
@@ -257,7 +257,7 @@ fr_ukrx_##SUF(int R, int P, ptrdiff_t kc, const T *a, ptrdiff_t a_rs,          \
  * panel's first vector alone), through a tile on the stack (rows of at      \
  * least one whole panel), so that C is neither read nor written past        \
  * column n */                                                               \
-static inline __attribute__((always_inline)) void                              \
+FR_AI void                                                                     \
 fr_edge_##SUF(int R, int P, ptrdiff_t w, ptrdiff_t kc, const T *a,             \
               ptrdiff_t a_rs, ptrdiff_t a_cs, const T *b, ptrdiff_t b_ps,      \
               int acc, T *c, ptrdiff_t ldc)                                    \
@@ -286,7 +286,7 @@ fr_edge_##SUF(int R, int P, ptrdiff_t w, ptrdiff_t kc, const T *a,             \
  * blocks).  Each sum: two vector accumulators over p in steps of 2 VL, the \
  * odd VL, their lanes added in order, the last kc % VL terms in order;     \
  * the same operations for every row whatever m or its position */          \
-static inline __attribute__((always_inline)) void                              \
+FR_AI void                                                                     \
 fr_tail_##SUF(ptrdiff_t m, ptrdiff_t kc, int tw, const T *a, ptrdiff_t a_rs,    \
               const T *b, int acc, T *C, ptrdiff_t ldc)                        \
 {                                                                              \
@@ -321,7 +321,7 @@ fr_tail_##SUF(ptrdiff_t m, ptrdiff_t kc, int tw, const T *a, ptrdiff_t a_rs,    
 }                                                                              \
 /* rows 0..m-1 (m <= FR_MC) of one k block; tail: the last 1 or 2 columns    \
  * (a last panel of that many) by fr_tail, where A's rows are contiguous */   \
-static inline __attribute__((always_inline)) void                              \
+FR_AI void                                                                     \
 fr_gemmp_blk_##SUF(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, ptrdiff_t kc,        \
                    const T *a, ptrdiff_t a_rs, ptrdiff_t a_cs, const T *b,     \
                    int acc, T *C, ptrdiff_t ldc, int tail)                     \
@@ -435,7 +435,7 @@ FR_PACKGEMM(double, d, fr_v4d, 4)
 #define FR_REC_P 7
 #define FR_REC_CHUNK 16
 #define FR_REC1(T, SUF, VT, VL, VTANH)                                         \
-static inline __attribute__((always_inline)) void                              \
+FR_AI void                                                                     \
 fr_rec1_body_##SUF(const int NV, ptrdiff_t steps, ptrdiff_t h, const T *Wp,    \
                    const T *src, const ptrdiff_t *ids, const T *b,             \
                    const T *a0, T *A)                                          \

@@ -27,6 +27,13 @@ typedef int32_t fr_v8i __attribute__((vector_size(32)));
 typedef int64_t fr_v4l __attribute__((vector_size(32)));
 typedef float fr_v4f __attribute__((vector_size(16)));
 
+/* FR_AI: the helpers that take or return a vector type.  They must always
+ * be inlined: a copy compiled on its own gets the baseline target (SSE2,
+ * 32-byte vectors passed in memory), and a call to it from an AVX clone
+ * passes them in registers, an ABI mismatch (wrong results or a crash, as
+ * gcc -O0, which inlines nothing, showed). */
+#define FR_AI static inline __attribute__((always_inline))
+
 /* FR_VEC: the row functions below are compiled three times, for x86-64-v4
  * (AVX-512), x86-64-v3 (AVX2 and FMA, 8 floats a vector) and the baseline
  * (SSE2), and the loader picks one for the running CPU (gcc function
@@ -216,7 +223,7 @@ static inline double fr_tanhd(double x)
  * AVX-512 clone makes 16 floats, two of the state's 8-float stores (a store
  * to load forwarding that fails).  Selects and copysign by bit operations,
  * as gcc vectorises the scalar ones. */
-static inline __attribute__((always_inline)) fr_v8f fr_tanh_v8f(fr_v8f x)
+FR_AI fr_v8f fr_tanh_v8f(fr_v8f x)
 {
     typedef uint32_t vu __attribute__((vector_size(32)));
     const fr_v8f zero = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -243,7 +250,7 @@ static inline __attribute__((always_inline)) fr_v8f fr_tanh_v8f(fr_v8f x)
     return (fr_v8f) (((vu) v & 0x7fffffffu) | ((vu) x & 0x80000000u));
 }
 
-static inline __attribute__((always_inline)) fr_v4d fr_tanh_v4d(fr_v4d x)
+FR_AI fr_v4d fr_tanh_v4d(fr_v4d x)
 {
     typedef uint64_t vu __attribute__((vector_size(32)));
     const fr_v4d zero = {0, 0, 0, 0};
@@ -434,7 +441,7 @@ FR_SOFTMAX(double, d, d)
  * in place (fr_softmax_long_f below). */
 #define FR_ROW 512
 
-static inline fr_v8f fr_v8f_ld(const float *p)
+FR_AI fr_v8f fr_v8f_ld(const float *p)
 {
     fr_v8f v;
     memcpy(&v, p, sizeof v);
@@ -456,13 +463,13 @@ static inline fr_v8f fr_v8f_ld(const float *p)
 
 /* m lane by lane the larger of m and x (a NaN in x never wins), and the
  * largest lane: exact whatever the order */
-static inline fr_v8f fr_v8f_max(fr_v8f m, fr_v8f x)
+FR_AI fr_v8f fr_v8f_max(fr_v8f m, fr_v8f x)
 {
     const fr_v8i gt = x > m;
     return (fr_v8f) (((fr_v8i) x & gt) | ((fr_v8i) m & ~gt));
 }
 
-static inline float fr_v8f_hmax(fr_v8f m)
+FR_AI float fr_v8f_hmax(fr_v8f m)
 {
     float r = m[0];
     for (int l = 1; l < 8; l++)
@@ -471,7 +478,7 @@ static inline float fr_v8f_hmax(fr_v8f m)
 }
 
 /* the softmax sums: lanes 0-3 of x onto s0, 4-7 onto s1, in double */
-static inline void fr_sum8(fr_v4d *s0, fr_v4d *s1, fr_v8f x)
+FR_AI void fr_sum8(fr_v4d *s0, fr_v4d *s1, fr_v8f x)
 {
     *s0 += __builtin_convertvector(__builtin_shufflevector(x, x, 0, 1, 2, 3), fr_v4d);
     *s1 += __builtin_convertvector(__builtin_shufflevector(x, x, 4, 5, 6, 7), fr_v4d);
