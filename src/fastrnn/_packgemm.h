@@ -419,19 +419,20 @@ FR_PACKGEMM(double, d, fr_v4d, 4)
  * from the aligned tile it was stored to).  C harness, h = 50, 25 steps,
  * interleaved: 126 against 155 ns a step (0.81x); instructions at the course
  * size 85 k -> 64 k a forward call.  The state is held in NV = ceil(h / VL)
- * accumulators, not in whole panels of 2 VL (h = 50: 7 vectors, not 8; the
- * eighth, all padding, filled the two FMA pipes while the chain's latency
- * needs only 7), and its bias and tanh are taken in those registers
- * (fr_tanh_v8f, fr_tanh_v4d: the row function's operations, the same bits)
- * before one store: the row loop read back the 8-float stores 16 floats at
- * a time in gcc's AVX-512 clone, a store-to-load forwarding that fails, on
- * the chain.  In process, course forward: the recurrence 3.19 -> 2.43 us
- * (rdtsc around the call).  The padding lanes are 0 + 0 * (zero panel) + 0,
- * their tanh 0.  a<t+1> goes to A by whole vectors, padding included,
- * where they end before A + steps * h (the padding lands in the next row,
- * written at the next step), else by h elements: memcpy with a size known
- * only at run time is a call at every step (C harness, course size: 2.95 ->
- * 2.55 us a call). */
+ * accumulators, not in whole panels of 2 VL (h = 50: 7 vectors, not 8; with
+ * the eighth, all padding, the FMAs a term were as many as the two pipes
+ * take in one FMA latency, no slack left), and its bias and tanh are taken
+ * in those registers (fr_tanh_v8f, fr_tanh_v4d: the row function's
+ * operations, the same bits) before one store: the row loop read back the
+ * 8-float stores 16 floats at a time in gcc's AVX-512 clone, a
+ * store-to-load forwarding that fails, on the chain.  C harness (h = 50, 25
+ * steps, one vCPU): 2.61 -> 2.31 us float32; float64 unchanged (4.70 us:
+ * its 13 accumulators of 4 doubles are bound by the pipes' throughput).
+ * The padding lanes are 0 + 0 * (zero panel) + 0, their tanh 0.  a<t+1>
+ * goes to A by whole vectors, padding included, where they end before A +
+ * steps * h (the padding lands in the next row, written at the next step),
+ * else by h elements: memcpy with a size known only at run time is a call
+ * at every step (C harness, course size: 2.95 -> 2.55 us a call). */
 #define FR_REC_P 7
 #define FR_REC_CHUNK 16
 #define FR_REC1(T, SUF, VT, VL, VTANH)                                         \

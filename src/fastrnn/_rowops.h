@@ -637,10 +637,10 @@ static inline double fr_softmax_xent_long_f(float *z, const float *b, ptrdiff_t 
  * sums apart: a row's sum, right after its exps, waited for them to be
  * stored and reloaded (gcc's AVX-512 clone stores 16 floats a vector, the
  * sums load 8: a store-to-load forwarding that fails), one row at a time;
- * C harness (fastrnn's own row functions, Zen 4): 25 rows of 27 32.2 ->
- * 24.5 ns a row, 2048 rows of 65 54.1 -> 52.0, the same bits.  Each row's numbers are those of
- * the one-row function, bit for bit.  The block's rows are padded to whole
- * vectors in a buffer of FR_RB floats on the stack. */
+ * C harness (these row functions, Zen 4): 25 rows of 27 32.2 -> 24.5 ns a
+ * row, 2048 rows of 65 54.1 -> 52.0, the same bits.  Each row's numbers are
+ * those of the one-row function, bit for bit.  The block's rows are padded
+ * to whole vectors in a buffer of FR_RB floats on the stack. */
 #define FR_RB 2048
 
 /* an ignored row (target < 0): no gradient, no loss */
