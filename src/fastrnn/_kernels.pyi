@@ -124,11 +124,8 @@ def _fast_tanhf(x: NDArray[np.float32]) -> None:
 def _fast_tanhd(x: NDArray[np.float64]) -> None:
     """In place x = tanh(x) with the float64 kernel row function (for tests)."""
 
-def _fast_tanh_vecf(x: NDArray[np.float32]) -> None:
-    """In place x = tanh(x) with the float32 vector function (for tests)."""
-
-def _fast_tanh_vecd(x: NDArray[np.float64]) -> None:
-    """In place x = tanh(x) with the float64 vector function (for tests)."""
+def _fast_tanh_vec(x: NDArray[_F]) -> None:
+    """In place x = tanh(x) with the recurrence's vector function (for tests)."""
 
 def _fast_expf(x: NDArray[np.float32]) -> None:
     """In place x = exp(x) with the float32 kernel approximation (for tests)."""

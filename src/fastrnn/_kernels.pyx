@@ -1291,21 +1291,18 @@ def _fast_tanhd(double[::1] x):
         fr_bias_tanh_d(&x[0], &bias[0], x.shape[0])
 
 
-def _fast_tanh_vecf(float[::1] x):
-    """In place x = tanh(x) with the float32 vector function of the
-    one-sequence recurrence (len(x) a multiple of 8; for tests)."""
-    if x.shape[0] % 8:
-        raise ValueError("_fast_tanh_vecf: length not a multiple of 8")
-    if x.shape[0]:
+def _fast_tanh_vec(floating[::1] x):
+    """In place x = tanh(x) with the vector function of the one-sequence
+    recurrence (fr_tanh_v8f / fr_tanh_v4d), a whole vector at a time:
+    len(x) a multiple of 8 floats or 4 doubles (for tests)."""
+    cdef Py_ssize_t width = 8 if floating is float else 4
+    if x.shape[0] % width:
+        raise ValueError(f"_fast_tanh_vec: length {x.shape[0]} not a multiple of {width}")
+    if x.shape[0] == 0:
+        return
+    if floating is float:
         fr_tanh_vec_f(&x[0], x.shape[0])
-
-
-def _fast_tanh_vecd(double[::1] x):
-    """In place x = tanh(x) with the float64 vector function of the
-    one-sequence recurrence (len(x) a multiple of 4; for tests)."""
-    if x.shape[0] % 4:
-        raise ValueError("_fast_tanh_vecd: length not a multiple of 4")
-    if x.shape[0]:
+    else:
         fr_tanh_vec_d(&x[0], x.shape[0])
 
 
