@@ -388,16 +388,16 @@ def test_a_reused_workspace_is_never_read_before_written(dtype):
     from fastrnn import _kernels
     if not _kernels._WORK_CACHE:
         pytest.skip("workspace cache off (FASTRNN_NO_WORK_CACHE=1)")
-    name = "f" if dtype == np.float32 else "d"
+    name = np.dtype(dtype).name
     for mode in MODES:
         for H in (5, 16, 64):   # partial and whole panels; BLAS at H = 64 (dWya, dWaa)
             p, X, Y, a0, lengths = make_problem(mode, I=9, H=H, O=11, B=5, T=6,
                                                 dtype=dtype, seed=H)
             want = fastrnn.loss_and_grads(p, X, Y, a0, lengths)
             want_fwd = fastrnn.forward(p, X, a0, lengths)
-            getattr(_kernels._tls, name).fill(np.nan)
+            _kernels._workspace_buffer(name).fill(np.nan)
             got = fastrnn.loss_and_grads(p, X, Y, a0, lengths)
-            getattr(_kernels._tls, name).fill(np.nan)
+            _kernels._workspace_buffer(name).fill(np.nan)
             got_fwd = fastrnn.forward(p, X, a0, lengths)
             assert got[0] == want[0]
             for k in want[1]:
@@ -405,6 +405,31 @@ def test_a_reused_workspace_is_never_read_before_written(dtype):
             np.testing.assert_array_equal(got[2], want[2])
             for g, w in zip(got_fwd, want_fwd):
                 np.testing.assert_array_equal(g, w)
+
+
+def test_each_thread_has_its_own_workspace():
+    # the cached workspace lives in the thread's state: another thread
+    # starts without one, makes its own, and leaves this thread's alone
+    from fastrnn import _kernels
+    if not _kernels._WORK_CACHE:
+        pytest.skip("workspace cache off (FASTRNN_NO_WORK_CACHE=1)")
+    p, X, Y, a0, lengths = make_problem("all", I=7, H=20, B=3, T=5, dtype=np.float32,
+                                        seed=5)
+    fastrnn.loss_and_grads(p, X, Y, a0, lengths)
+    mine = _kernels._workspace_buffer("float32")
+    seen = {}
+
+    def other():
+        seen["before"] = _kernels._workspace_buffer("float32")
+        fastrnn.loss_and_grads(p, X, Y, a0, lengths)
+        seen["after"] = _kernels._workspace_buffer("float32")
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert mine is not None and seen["before"] is None
+    assert seen["after"] is not None and not np.shares_memory(seen["after"], mine)
+    assert _kernels._workspace_buffer("float32") is mine
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

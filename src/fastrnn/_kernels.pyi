@@ -115,6 +115,12 @@ def _backing_off() -> bool:
 def _last_call() -> tuple[int, int]:
     """(duration, waits) in ns of this thread's last automatic threaded call."""
 
+_WORK_CACHE: bool
+
+def _workspace_buffer(dtype: str) -> NDArray[Any] | None:
+    """This thread's cached kernel workspace for "float32" or "float64", or
+    None (for tests)."""
+
 def _packed_layout(W: NDArray[_F], trans_w: bool) -> NDArray[_F]:
     """op(W) as the kernels pack it for their own product (for tests)."""
 
