@@ -236,6 +236,7 @@ cdef struct _Job:
     const void* by
     const void* a0        # PH_STATES: a<0>, and Abuf the states a<1..T>
     void* Abuf
+    void* Aout            # PH_STATES: the states batch-major too (or NULL)
     void* dZ
     void* dnext
     void* L               # logits (PH_XENT), probs (PH_SOFTMAX)
@@ -276,7 +277,7 @@ cdef void _phase(_Job* j, int tid, int nt, floating* kind) noexcept nogil:
         _states_cols(j.dense, j.B, j.T, j.H, j.ids, <const floating*> j.src,
                      <const floating*> j.Waa, <const floating*> j.Wp,
                      <const floating*> j.ba, j.lengths, <const floating*> j.a0,
-                     <floating*> j.Abuf, c0, c1, bar, nt)
+                     <floating*> j.Abuf, <floating*> j.Aout, c0, c1, bar, nt)
     elif j.phase == PH_BPTT:
         c0 = _part(j.H, 16, tid, nt)
         c1 = _part(j.H, 16, tid + 1, nt)
@@ -316,10 +317,12 @@ cdef void _states_cols(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
                        const Py_ssize_t* ids, const floating* src,
                        const floating* Waa, const floating* WaaTp, const floating* ba,
                        const Py_ssize_t* lengths, const floating* a0, floating* As,
-                       Py_ssize_t c0, Py_ssize_t c1, fr_bar* bar, int nt) noexcept nogil:
-    """Columns [c0, c1) of a<1..T> into As (T, B, H); with a barrier bar, the
-    team meets after each step (the next step's product reads every
-    column)."""
+                       floating* Aout, Py_ssize_t c0, Py_ssize_t c1, fr_bar* bar,
+                       int nt) noexcept nogil:
+    """Columns [c0, c1) of a<1..T> into As (T, B, H), and into Aout (B, T, H)
+    unless NULL (forward's A, each row copied while in L1: copying all of As
+    afterwards read it back from L2); with a barrier bar, the team meets
+    after each step (the next step's product reads every column)."""
     cdef Py_ssize_t t, b, row, BH = B * H, w = c1 - c0
     cdef floating* cur
     cdef const floating* prev
@@ -346,6 +349,8 @@ cdef void _states_cols(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
                     _bias_tanh(c, ba + c0, w)         # a<t> = tanh(... + ba)
                 else:
                     memset(c, 0, w * sizeof(floating))  # padding: no state
+                if Aout != NULL:
+                    memcpy(Aout + (b * T + t) * H + c0, c, w * sizeof(floating))
         if bar != NULL:
             fr_bar_wait(bar, nt)
 
@@ -354,10 +359,11 @@ cdef void _states(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
                   const Py_ssize_t* ids, const floating* src,
                   const floating* Waa, const floating* WaaTp, const floating* ba,
                   const Py_ssize_t* lengths, const floating* a0, floating* As,
-                  int nt) noexcept nogil:
+                  floating* Aout, int nt) noexcept nogil:
     """Fill As (T, B, H), time-major, with a<1..T>, from a0 (B, H) = a<0>
-    (a0 may be the slot just before As).  At B = 1 time-major is batch-major:
-    forward passes its A (1, T, H) itself.
+    (a0 may be the slot just before As), and Aout (B, T, H), batch-major,
+    unless NULL.  At B = 1 time-major is batch-major: forward passes its A
+    (1, T, H) itself as As.
 
     WaaTp: Waa.T packed by _pack, or NULL: the per-step products by BLAS.
 
@@ -377,13 +383,14 @@ cdef void _states(bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
         memset(As + lengths[0] * H, 0, (T - lengths[0]) * H * sizeof(floating))
         return
     if nt <= 1:
-        _states_cols(dense, B, T, H, ids, src, Waa, WaaTp, ba, lengths, a0, As, 0, H,
-                     NULL, 1)
+        _states_cols(dense, B, T, H, ids, src, Waa, WaaTp, ba, lengths, a0, As, Aout,
+                     0, H, NULL, 1)
         return
     j.phase = PH_STATES
     j.dbl = floating is double
     j.dense = dense; j.B = B; j.T = T; j.H = H; j.ids = ids; j.src = src
     j.Waa = Waa; j.Wp = WaaTp; j.ba = ba; j.lengths = lengths; j.a0 = a0; j.Abuf = As
+    j.Aout = Aout
     fr_team(nt, _task, &j, &j.bar)
 
 
@@ -562,14 +569,12 @@ cdef void _forward(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
     if is_dense:
         _project_dense(B * T, I, H, dense, WaxT, P)
     # the states, time-major: at B = 1 that is A's own layout, so they go
-    # straight to A (no buffer, no copy)
+    # straight to A (no buffer, no copy); else to Abuf, and row by row to A
+    # (B, T, H), batch-major as returned (padding zero there too)
     cdef floating* As = A if B == 1 else Abuf + BH
     _states(is_dense, B, T, H, ids, src, Waa, NULL if blas_steps else WaaTp, ba,
-            lengths, a0, As, nt)
+            lengths, a0, As, NULL if B == 1 else A, nt)
     for b in range(B):
-        if B > 1:   # A (B, T, H), batch-major as returned; padding is already zero
-            for t in range(T):
-                memcpy(A + (b * T + t) * H, As + t * BH + b * H, H * sizeof(floating))
         if a_last != NULL:
             memcpy(a_last + b * H,
                    As + (lengths[b] - 1) * BH + b * H if lengths[b] > 0 else a0 + b * H,
@@ -641,7 +646,7 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
     if is_dense:
         _project_dense(BT, I, H, dense, WaxT, P)
     _states(is_dense, B, T, H, ids, src, Waa, NULL if blas_steps else WaaTp, ba,
-            lengths, Abuf, Abuf + BH, nt)
+            lengths, Abuf, Abuf + BH, NULL, nt)
     # L = A @ Wya.T                     (all T*B steps in one product)
     _mm(False, BT, O, H, Abuf + BH, H, True, Wya, H, False, L, O, scratch, nt)
     loss = _softmax_xent(B, T, O, by, Y, L, rowloss, nt)
