@@ -591,6 +591,71 @@ def test_bad_input_consumes_no_draws(impl):
     assert rng.random() == np.random.default_rng(0).random()
 
 
+@pytest.mark.parametrize("n", [1, 100000])
+def test_a_generator_whose_random_returns_the_wrong_count_is_refused(n):
+    # a Generator subclass may override random(); the sampler writes one id
+    # per uniform, so anything but `length` of them is refused (more of them
+    # overflowed the ids' array)
+    class G(np.random.Generator):
+        def random(self, size=None, dtype=np.float64, out=None):
+            return np.zeros(n)
+
+    with pytest.raises(TypeError, match=r"seed: the generator's random\(3\) returned"):
+        sample(good(), 3, seed=G(np.random.PCG64(0)))
+
+
+def test_a_generator_whose_random_returns_float32_is_refused():
+    class G(np.random.Generator):
+        def random(self, size=None, dtype=np.float64, out=None):
+            return np.zeros(size, dtype=np.float32)
+
+    with pytest.raises(TypeError, match="dtype float32"):
+        sample(good(), 3, seed=G(np.random.PCG64(0)))
+
+
+def test_a0_array_like_is_converted_once():
+    # an array-like whose conversions differ: the checked conversion is the
+    # one used (a second conversion, unchecked, was copied H elements long)
+    p = make_params(V=5, H=64)
+
+    class Flip:
+        calls = 0
+
+        def __array__(self, dtype=None, copy=None):
+            Flip.calls += 1
+            return np.full(64, 0.25) if Flip.calls == 1 else np.ones(1)
+
+    got = sample(p, 20, a0=Flip(), seed=3)
+    assert Flip.calls == 1
+    np.testing.assert_array_equal(got, sample(p, 20, a0=np.full(64, 0.25), seed=3))
+
+
+def test_huge_length_names_length():
+    with pytest.raises(ValueError, match=r"length=4611686018427387904"):
+        sample(good(), 2**62)
+
+
+def test_kernel_entry_refuses_inconsistent_arguments():
+    # fastrnn.sampling checks the user's arguments; the kernel's entry still
+    # refuses ones that disagree (its own callers' mistakes) before any memory
+    # is touched
+    from fastrnn import _sample
+    p = make_params(V=5, H=8, dtype=np.float32)
+    WaxT = np.ascontiguousarray(p["Wax"].T)
+    args = [WaxT, p["Waa"], p["ba"], p["Wya"], p["by"], np.zeros(0, np.intp),
+            np.zeros(8, np.float32), 1.0, 5, -1, np.full(3, 0.5), np.empty(3, np.intp)]
+    assert _sample.sample(*args) == 3
+    bad = {10: np.full(4, 0.5),              # more uniforms than ids
+           6: np.zeros(7, np.float32),        # a0 of the wrong length
+           8: 6, 9: 5, 7: 0.0}                # top_k > O, stop_id = O, temperature 0
+    for i, v in bad.items():
+        with pytest.raises(ValueError, match="_sample.sample: inconsistent arguments"):
+            _sample.sample(*[v if j == i else a for j, a in enumerate(args)])
+    with pytest.raises(IndexError, match=r"prime\[1\] = 5 is not a row of WaxT"):
+        _sample.sample(*[np.array([0, 5], np.intp) if j == 5 else a
+                         for j, a in enumerate(args)])
+
+
 def test_keyword_only():
     with pytest.raises(TypeError):
         sample(good(), 3, [1, 2])

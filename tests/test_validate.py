@@ -236,3 +236,27 @@ def test_index_arrays_are_private_copies(padded):
         for mine, theirs in ((b.ids, X), (b.Y, Y), (b.lengths, lengths)):
             assert not np.shares_memory(mine, theirs)
             assert mine.dtype.num == np.dtype(np.intp).num and mine.flags.c_contiguous
+
+
+@pytest.mark.parametrize("lengths", [None, [3, 2]])
+def test_a0_array_like_is_converted_once(call, lengths):
+    # an array-like whose conversions differ: the gate uses the conversion it
+    # checked (a second one, unchecked, was broadcast into another a0)
+    p, X, Y, a0, _ = make_problem("all", I=6, H=4, O=6, B=2, T=3, dtype=np.float64, seed=2)
+
+    class Flip:
+        calls = 0
+
+        def __array__(self, dtype=None, copy=None):
+            Flip.calls += 1
+            return a0.copy() if Flip.calls == 1 else np.ones(1)
+
+    got = call(p, X, Y, Flip(), lengths)
+    assert Flip.calls == 1
+    want = call(p, X, Y, a0, lengths)
+    for g, w in zip(got, want):
+        if isinstance(w, dict):
+            for k in w:
+                np.testing.assert_array_equal(g[k], w[k])
+        else:
+            np.testing.assert_array_equal(g, w)

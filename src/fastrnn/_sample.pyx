@@ -186,6 +186,24 @@ def sample(const floating[:, ::1] WaxT, const floating[:, ::1] Waa,
     cdef Py_ssize_t n_prime = prime.shape[0], length = u.shape[0], n = 0, j
     cdef _Work w
     cdef int rc
+    # the arguments agree (fastrnn.sampling checks the user's, with
+    # messages; this guards its own callers, for a few comparisons): every
+    # id written to out and read back as an input is a row of WaxT
+    if (Waa.shape[1] != H or WaxT.shape[1] != H or ba.shape[0] != H
+            or Wya.shape[1] != H or a0.shape[0] != H or by.shape[0] != O
+            or WaxT.shape[0] < O or H < 1 or O < 1 or out.shape[0] < length
+            or not 1 <= top_k <= O or not -1 <= stop_id < O
+            or not (temperature > 0 and temperature < INFINITY)):
+        raise ValueError(
+            f"_sample.sample: inconsistent arguments: WaxT ({WaxT.shape[0]}, "
+            f"{WaxT.shape[1]}), Waa ({Waa.shape[0]}, {Waa.shape[1]}), ba {ba.shape[0]}, "
+            f"Wya ({Wya.shape[0]}, {Wya.shape[1]}), by {by.shape[0]}, "
+            f"a0 {a0.shape[0]}, {length} uniforms for {out.shape[0]} ids, top_k {top_k}, "
+            f"stop_id {stop_id}, temperature {temperature}")
+    for j in range(n_prime):
+        if not 0 <= prime[j] < WaxT.shape[0]:
+            raise IndexError(f"_sample.sample: prime[{j}] = {prime[j]} is not a row of "
+                             f"WaxT ({WaxT.shape[0]})")
     if length == 0:
         return 0
     with nogil:

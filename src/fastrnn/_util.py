@@ -141,9 +141,20 @@ class LengthMemoryError(ValueError, MemoryError):
 
 def alloc_draws(length: int, rng: np.random.Generator) -> tuple:
     """The output ids and the `length` uniforms of a sampling call, or a
-    ValueError naming `length` when they do not fit in memory."""
+    ValueError naming `length` when they do not fit in memory.  The
+    uniforms come from ``rng.random(length)``, which a Generator subclass
+    may override: anything but `length` float64 values in an ndarray is a
+    TypeError naming the seed."""
     try:
-        return np.empty(length, dtype=np.intp), rng.random(length)
+        out, u = np.empty(length, dtype=np.intp), rng.random(length)
     except MemoryError:
         raise LengthMemoryError(f"length={length} needs {16 * length / 2**30:.1f} GiB for the ids "
-                         "and uniforms; generate in shorter pieces, passing a0 on") from None
+                                "and uniforms; generate in shorter pieces, passing a0 on") from None
+    except ValueError as exc:   # e.g. "array is too big" from NumPy
+        raise ValueError(f"length={length}: {exc}") from None
+    if not (isinstance(u, np.ndarray) and u.dtype == np.float64 and u.shape == (length,)):
+        got = (f"dtype {u.dtype}, shape {u.shape}" if isinstance(u, np.ndarray)
+               else type(u).__name__)
+        raise TypeError(f"seed: the generator's random({length}) returned {got}; "
+                        f"expected {length} float64 values")
+    return out, np.ascontiguousarray(u)

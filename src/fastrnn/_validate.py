@@ -117,14 +117,19 @@ def _as_array(value, name: str) -> np.ndarray:
     return arr
 
 
-def _as_float(value, name: str, dtype: np.dtype, ndim: int) -> np.ndarray:
+def _as_float(value, name: str, dtype: np.dtype, ndim: int,
+              arr: np.ndarray | None = None) -> np.ndarray:
     """A float array in `dtype`.
 
     An ndarray must already have that dtype (no silent up- or downcast); a
-    plain array-like (list, tuple, scalar) is converted to it.
+    plain array-like (list, tuple, scalar) is converted to it.  `arr`: the
+    caller's own ``_as_array(value)``, when it has already looked at it (a
+    second conversion of an array-like may give another array: its checks
+    would not hold for the one used).
     """
     is_array = isinstance(value, np.ndarray)
-    arr = _as_array(value, name)
+    if arr is None:
+        arr = _as_array(value, name)
     if arr.dtype.kind not in "fiu" or arr.dtype.kind == "b":
         raise TypeError(f"{name} has dtype {arr.dtype}; expected {dtype}")
     if is_array and arr.dtype != dtype:
@@ -417,7 +422,7 @@ def _check_batch_py(params, X, Y=None, a0=None, lengths=None, *, need_Y=False) -
         if a0a.shape not in ((B, H), (H,)):
             raise ValueError(f"a0 must have shape (B, H)=({B}, {H}) or (H,)=({H},), "
                              f"got {a0a.shape}")
-        a0c = _as_float(a0, "a0", dtype, a0a.ndim)
+        a0c = _as_float(a0, "a0", dtype, a0a.ndim, a0a)
         a0_shape = a0c.shape
         if a0c.ndim == 1:
             a0c = np.ascontiguousarray(np.broadcast_to(a0c, (B, H)))

@@ -90,10 +90,10 @@ def check_sample(params, length, prime=None, a0=None, temperature=1.0, top_k=Non
     if a0 is None:
         a = np.zeros(p.H, dtype=p.dtype)
     else:
-        shape = _validate._as_array(a0, "a0").shape
-        if shape != (p.H,):
-            raise ValueError(f"a0 must have shape (H,)=({p.H},), got {shape}")
-        a = _validate._as_float(a0, "a0", p.dtype, 1)
+        arr = _validate._as_array(a0, "a0")   # converted once: checked is used
+        if arr.shape != (p.H,):
+            raise ValueError(f"a0 must have shape (H,)=({p.H},), got {arr.shape}")
+        a = _validate._as_float(a0, "a0", p.dtype, 1, arr)
     if isinstance(temperature, (bool, np.bool_)) or not isinstance(temperature, numbers.Real):
         raise TypeError(f"temperature must be a real number, got {temperature!r}")
     try:
