@@ -1,6 +1,7 @@
 """Checkpoint files: round trip, atomic replacement, and every kind of bad file."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -232,6 +233,31 @@ def test_bad_dtypes_and_entries(tmp_path):
     with pytest.raises(ValueError, match="vocabulary version 2 is newer"):
         load_checkpoint(tmp_path / "bad.npz")
 
+
+
+@pytest.mark.parametrize("member", ["format.npy", "param.Waa.npy", "vocab.npy", "extra.bin"])
+def test_member_not_in_npy_format(tmp_path, member):
+    # NpzFile hands a member that is not an .npy file over as raw bytes
+    path = tmp_path / "m.npz"
+    _save(path)
+    with zipfile.ZipFile(path) as zf:
+        members = {i.filename: zf.read(i) for i in zf.infolist()}
+    members[member] = b"raw bytes, not an array"
+    with zipfile.ZipFile(tmp_path / "bad.npz", "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    bad = member[:-4] if member.endswith(".npy") else member
+    with pytest.raises(ValueError, match=f"member '{re.escape(bad)}' is not a NumPy array"):
+        load_checkpoint(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("key", ["vocab", "hyperparams", "meta"])
+def test_json_nested_too_deeply(tmp_path, key):
+    path = tmp_path / "m.npz"
+    _save(path)
+    _rewrite(path, tmp_path / "bad.npz", replace={key: np.array("[" * 100000 + "]" * 100000)})
+    with pytest.raises(ValueError, match=f"entry '{key}' is JSON nested too deeply"):
+        load_checkpoint(tmp_path / "bad.npz")
 
 # -- atomic replacement under SIGKILL ---------------------------------------------------
 _WRITER = textwrap.dedent("""

@@ -90,6 +90,54 @@ def test_resume_conflicts(capsys, tmp_path, corpus):
         assert code == 2 and match in err and err.count("\n") == 1
 
 
+
+def _edit_json_entry(path, key, edit):
+    """Rewrite one JSON entry of a checkpoint (as a damaged or hand-made file)."""
+    import json
+    with np.load(path, allow_pickle=False) as z:
+        entries = {k: z[k] for k in z.files}
+    obj = json.loads(str(entries[key]))
+    edit(obj)
+    entries[key] = np.array(json.dumps(obj))
+    np.savez(path, **entries)
+
+
+@pytest.mark.parametrize("key, edit, match", [
+    ("hyperparams", lambda h: h["fit"].update(seq_len=0), "seq_len must be >= 1"),
+    ("hyperparams", lambda h: h["fit"].update(batch_size="x"), "batch_size must be an integer"),
+    ("hyperparams", lambda h: h["fit"].update(lr="fast"), "lr must be a number"),
+    ("hyperparams", lambda h: h["fit"].update(optimizer="bogus"), "unknown optimizer 'bogus'"),
+    ("hyperparams", lambda h: h["fit"].update(clip=-1), "clip must be a positive"),
+    ("hyperparams", lambda h: h["fit"].update(clip_mode="zzz"), "clip_mode must be"),
+    ("hyperparams", lambda h: h.update(fit="abc"), "fit settings must be a JSON object"),
+    ("meta", lambda m: m.update(history=[1, 2, 3]), r"history\[0\] must be a JSON object"),
+    ("meta", lambda m: m.update(history=[{"step": 5}]), r"train_loss.. must be a number"),
+    ("meta", lambda m: m.update(optimizer=["adam"]), r"unknown optimizer \['adam'\]"),
+])
+def test_resume_refuses_a_bad_training_state(capsys, tmp_path, corpus, key, edit, match):
+    # the saved fit settings become the resumed run's defaults, the history
+    # its plot: a damaged one is a one-line error naming the file, exit 2
+    m = tmp_path / "m.npz"
+    assert _train(capsys, corpus, m)[0] == 0
+    _edit_json_entry(m, key, edit)
+    code, _, err = _run(capsys, "train", corpus, "--resume", m, "--steps", "1",
+                        "--no-progress", "--sample-every", "0")
+    assert code == 2 and err.count("\n") == 1, err
+    assert str(m) in err and re.search(match, err), err
+
+
+def test_resume_refuses_a_carried_state_of_another_batch_size(capsys, tmp_path, corpus):
+    m = tmp_path / "m.npz"
+    assert _train(capsys, corpus, m)[0] == 0   # 12 steps: stops mid-pass, carrying a state
+    with np.load(m, allow_pickle=False) as z:
+        entries = {k: z[k] for k in z.files}
+    assert entries["array.carry"].shape[0] == 4
+    entries["array.carry"] = np.concatenate([entries["array.carry"]] * 2)
+    np.savez(m, **entries)
+    code, _, err = _run(capsys, "train", corpus, "--resume", m, "--steps", "1",
+                        "--no-progress", "--sample-every", "0")
+    assert code == 2 and "carried state has shape (8, 12)" in err, err
+
 def test_word_level(capsys, tmp_path, corpus):
     out = tmp_path / "w.npz"
     code, stdout, err = _run(capsys, "train", corpus, "--level", "word", "--hidden", "8",

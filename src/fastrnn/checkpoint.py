@@ -239,7 +239,7 @@ def _read_all(path: str) -> dict:
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise ValueError(f"{bad}: it is a single NumPy array (.npy), not an .npz archive")
     try:
-        return {k: data[k] for k in data.files}
+        entries = {k: data[k] for k in data.files}
     except ValueError as exc:
         if "pickle" in str(exc):
             raise ValueError(f"{bad}: it holds pickled objects, which are never loaded") from None
@@ -249,6 +249,10 @@ def _read_all(path: str) -> dict:
                          f"({type(exc).__name__}: {exc})") from None
     finally:
         data.close()
+    for k, v in entries.items():
+        if not isinstance(v, np.ndarray):   # NpzFile gives a member not in .npy format as bytes
+            raise ValueError(f"{bad}: its member {k!r} is not a NumPy array (.npy)")
+    return entries
 
 
 def _json_entry(data: dict, key: str, path: str, *, required: bool = True):
@@ -264,6 +268,8 @@ def _json_entry(data: dict, key: str, path: str, *, required: bool = True):
         obj = json.loads(str(a))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path!r}: checkpoint entry {key!r} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ValueError(f"{path!r}: checkpoint entry {key!r} is JSON nested too deeply") from None
     if not isinstance(obj, dict):
         raise ValueError(f"{path!r}: checkpoint entry {key!r} must be a JSON object")
     return obj

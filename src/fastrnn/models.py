@@ -52,6 +52,53 @@ def _positive_float(value, name: str) -> float:
     return x
 
 
+def _real(value, name: str, none_ok: bool = False) -> float | None:
+    if value is None and none_ok:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
+def _saved_fit(fit_config, history, where: str) -> tuple[dict, list]:
+    """The fit settings and history a checkpoint holds, checked (they come
+    back as the defaults of a resumed `fastrnn train` and as its plot), or a
+    ValueError naming the file."""
+    try:
+        if not isinstance(fit_config, dict):
+            raise TypeError(f"the fit settings must be a JSON object, got {fit_config!r}")
+        cfg: dict[str, int | float | str | None] = {}
+        for key, value in fit_config.items():
+            if key in ("seq_len", "batch_size"):
+                cfg[key] = check_int(value, key)
+            elif key == "lr":
+                cfg[key] = _positive_float(value, key)
+            elif key == "clip":
+                cfg[key] = None if value is None else _positive_float(value, key)
+            elif key == "clip_mode":
+                if not isinstance(value, str) or value not in _CLIP_MODES:
+                    raise ValueError(f"clip_mode must be 'norm' or 'value', got {value!r}")
+                cfg[key] = value
+            elif key == "optimizer":
+                if not isinstance(value, str) or value not in optim.OPTIMIZERS:
+                    raise ValueError(f"unknown optimizer {value!r}")
+                cfg[key] = value
+            # other keys (a later fastrnn's) are not used here, and fit
+            # writes the settings anew
+        if not isinstance(history, list):
+            raise TypeError(f"the history must be a JSON list, got {history!r}")
+        for i, h in enumerate(history):
+            if not isinstance(h, dict):
+                raise TypeError(f"history[{i}] must be a JSON object, got {h!r}")
+            check_int(h.get("step"), f"history[{i}]['step']", minimum=0)
+            _real(h.get("train_loss"), f"history[{i}]['train_loss']")
+            for k in ("val_loss", "tokens_per_sec", "elapsed"):
+                _real(h.get(k), f"history[{i}][{k!r}]", none_ok=True)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where!r}: invalid training state in checkpoint: {exc}") from None
+    return cfg, list(history)
+
+
 def _data_key(ids: np.ndarray, batch_size: int, seq_len: int) -> str:
     """Identifies the training data and its cut, so that fit resumes mid-pass."""
     h = hashlib.blake2b(ids.astype("<i8", copy=False).tobytes(), digest_size=16)
@@ -689,13 +736,11 @@ class LanguageModel:
         model.params["Wax"] = np.asfortranarray(model.params["Wax"])
         model.a0 = np.zeros(H, dtype=dtype) if ck.a0 is None else np.array(ck.a0)
         model.step_ = ck.step
-        fit_config = hp.get("fit", {})
-        model._fit_config = dict(fit_config) if isinstance(fit_config, dict) else {}
-        history = ck.meta.get("history", [])
-        model.history_ = list(history) if isinstance(history, list) else []
+        model._fit_config, model.history_ = _saved_fit(
+            hp.get("fit", {}), ck.meta.get("history", []), where)
         name = ck.meta.get("optimizer")
         if name is not None:
-            if name not in optim.OPTIMIZERS:
+            if not isinstance(name, str) or name not in optim.OPTIMIZERS:
                 raise ValueError(f"{where!r}: unknown optimizer {name!r} in checkpoint")
             model._optimizer = optim.make_optimizer(name, model._train_params(), lr=1e-3)
             try:
@@ -711,8 +756,10 @@ class LanguageModel:
             model._trainer = {"key": trainer["key"], "window": trainer["window"]}
             carry = ck.arrays.get("carry")
             if carry is not None:
-                if carry.ndim != 2 or carry.shape[1] != H or carry.dtype != dtype:
+                B = model._fit_config.get("batch_size")
+                if (carry.ndim != 2 or carry.shape[1] != H or carry.dtype != dtype
+                        or (B is not None and carry.shape[0] != B)):
                     raise ValueError(f"{where!r}: carried state has shape {carry.shape} dtype "
-                                     f"{carry.dtype}, expected (B, {H}) {dtype}")
+                                     f"{carry.dtype}, expected ({B or 'B'}, {H}) {dtype}")
                 model._carry = np.ascontiguousarray(carry)
         return model
