@@ -219,6 +219,23 @@ def test_equal_huge_logits_are_uniform(dtype):
     assert all(np.isfinite(g).all() for g in grads.values())
 
 
+
+@pytest.mark.parametrize("impl", ["kernel", "reference"])
+@pytest.mark.parametrize("dtype, L", [(np.float64, 1e16), (np.float64, -3e17),
+                                      (np.float32, 1e4), (np.float32, -6e5)])
+def test_logits_far_from_zero_keep_their_log(impl, dtype, L):
+    # the cross-entropy as (max - z[y]) + log(sum): with max + log(sum) first,
+    # the log (here log 4) was rounded away next to logits of 1e16 (float64
+    # loss 0.0) and lost ~1e-3 next to float32 logits of 1e4
+    p = big_logit_params(dtype, L)
+    p["Wya"][:] = 0
+    p["by"][:] = L
+    X, Y = np.zeros((1, 3), int), np.array([[0, 1, 3]])
+    f = (fastrnn if impl == "kernel" else reference)
+    loss = f.loss_and_grads(p, X, Y)[0]
+    np.testing.assert_allclose(loss, 3 * np.log(4), rtol=1e-12 if dtype == np.float64 else 1e-6)
+    np.testing.assert_allclose(f.forward(p, X)[0], 0.25, rtol=1e-6)
+
 # ---------------------------------------------------------------- long sequences
 
 def orthogonal(H, seed):

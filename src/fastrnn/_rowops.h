@@ -416,7 +416,9 @@ FR_VEC static void fr_softmax_##NAME(T *restrict z, const T *restrict b,     \
         z[j] *= inv;                                                         \
 }                                                                            \
 /* Row of logits z (without bias), target y in [0, n): z becomes            \
- * dL/dz = softmax(z + b) - onehot(y); returns -log softmax(z + b)[y]. */    \
+ * dL/dz = softmax(z + b) - onehot(y); returns -log softmax(z + b)[y] as     \
+ * (max - z[y]) + log(sum): the difference first (max + log(sum) first      \
+ * rounded the log away next to logits of 1e16) */                          \
 FR_VEC static double fr_softmax_xent_##NAME(T *restrict z, const T *restrict b, \
                                            ptrdiff_t n, ptrdiff_t y)         \
 {                                                                            \
@@ -429,7 +431,7 @@ FR_VEC static double fr_softmax_xent_##NAME(T *restrict z, const T *restrict b, 
     for (ptrdiff_t j = 0; j < n; j++)                                        \
         z[j] *= inv;                                                         \
     z[y] -= 1;                                                               \
-    return (double) m + log(s) - (double) zy;                                \
+    return ((double) m - (double) zy) + log(s);                              \
 }
 FR_SOFTMAX(double, d, d)
 
@@ -638,7 +640,7 @@ static inline double fr_softmax_xent_long_f(float *z, const float *b, ptrdiff_t 
     const double s = fr_long_exp_sum_f(z, m, n);
     fr_long_scale_f(z, (float) (1.0 / s), n);
     z[y] -= 1;
-    return (double) m + log(s) - (double) zy;
+    return ((double) m - (double) zy) + log(s);
 }
 
 /* Many rows: the same row functions in phases over a block of rows (every
@@ -732,7 +734,7 @@ FR_VEC static void fr_softmax_xent_rows_f(float *restrict z, const float *restri
             }
             fr_row_out_f(zr, t + r * np, (float) (1.0 / s[r]), n);
             zr[y[r0 + r]] -= 1;
-            loss[r0 + r] = (double) m[r] + log(s[r]) - (double) zy[r];
+            loss[r0 + r] = ((double) m[r] - (double) zy[r]) + log(s[r]);
         }
     }
 }
