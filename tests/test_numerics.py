@@ -150,6 +150,28 @@ def test_padding_never_contributes_non_finite(key, value, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("B", [1, 2])
+def test_a_non_finite_last_state_before_padding_adds_nothing(B, dtype):
+    # one step, its state NaN in one unit (Waa[7, 8] * a<0> = NaN * 0), its
+    # target ignored, then padding: the first padded step's dz (zero) met
+    # that state in dWaa's product, and 0 * NaN put NaN in a column the
+    # reference (and the sequence alone) leaves finite
+    p = fastrnn.init_params(5, 10, dtype=dtype, seed=0)
+    p["Waa"][7, 8] = np.nan
+    X = np.array([[1, 2, 3, 4], [0, 1, 2, 3]])[:B]
+    Y = np.array([[-1, 0, 1, 1], [-1, 2, 2, 0]])[:B]
+    lengths = [1] * B
+    loss, grads, _ = fastrnn.loss_and_grads(p, X, Y, lengths=lengths)
+    parts = [fastrnn.loss_and_grads(p, X[b:b + 1, :n], Y[b:b + 1, :n])
+             for b, n in enumerate(lengths)]
+    ref = reference.loss_and_grads(up(p), X, Y, lengths=lengths)
+    for k in KEYS:
+        total = sum(q[1][k].astype(np.float64) for q in parts)
+        np.testing.assert_array_equal(np.isnan(grads[k]), np.isnan(total), err_msg=k)
+        np.testing.assert_array_equal(np.isnan(grads[k]), np.isnan(ref[1][k]), err_msg=k)
+    assert not np.isnan(grads["Waa"]).all()
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("key", KEYS)
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 def test_sample_with_non_finite_parameters_stays_in_range(key, value, dtype):

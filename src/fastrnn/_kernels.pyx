@@ -27,6 +27,8 @@ from cython cimport floating
 from cpython.dict cimport PyDict_GetItemWithError, PyDict_SetItem, PyDict_Size
 from cpython.pystate cimport PyThreadState_GetDict
 from cpython.object cimport PyObject
+from libc.math cimport isfinite
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 from fastrnn._blas cimport gemm
@@ -678,6 +680,14 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
     return loss
 
 
+cdef inline bint _all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if not isfinite(x[i]):
+            return False
+    return True
+
+
 cdef void _grads_half(int half, Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
                       Py_ssize_t O, const Py_ssize_t* ids, const floating* dense,
                       const Py_ssize_t* lengths, const floating* Abuf,
@@ -688,9 +698,27 @@ cdef void _grads_half(int half, Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssi
     a_last; they read and write disjoint memory (a team of two runs them at
     once, each with its own scratch)."""
     cdef Py_ssize_t BT = B * T, BH = B * H, b, t
+    cdef const floating* prev = Abuf
+    cdef floating* cleared = NULL
     if half == 0:
+        # A sequence shorter than T pairs its first padded step's dz (zero)
+        # with its last state in the product below; that state non-finite,
+        # 0 * NaN would put NaN where nothing flows (the reference sums over
+        # the real steps only): then the product reads a copy with those
+        # states zeroed (B * H comparisons otherwise; without memory for the
+        # copy, the product as it is)
+        for b in range(B):
+            if lengths[b] < T and not _all_finite(Abuf + lengths[b] * BH + b * H, H):
+                if cleared == NULL:
+                    cleared = <floating*> malloc(BT * H * sizeof(floating))
+                    if cleared == NULL:
+                        break
+                    memcpy(cleared, Abuf, BT * H * sizeof(floating))
+                    prev = cleared
+                memset(cleared + lengths[b] * BH + b * H, 0, H * sizeof(floating))
         # dWaa = dZ.T @ Abuf[0:T]       (sum_t dz<t>^T a<t-1>, one GEMM)
-        _mm(True, H, H, BT, dZ, H, False, Abuf, H, False, dWaa, H, scratch, 1)
+        _mm(True, H, H, BT, dZ, H, False, prev, H, False, dWaa, H, scratch, 1)
+        free(cleared)
         # dba = dZ.sum(0)
         _sum_rows(dba, dZ, BT, H)
         return
