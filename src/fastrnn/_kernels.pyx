@@ -806,7 +806,11 @@ cdef object _workspace(Py_ssize_t n, int tn):
         return cnp.PyArray_EMPTY(1, dims, tn, 0)
     key = _WORK_KEY_F if tn == cnp.NPY_FLOAT32 else _WORK_KEY_D
     v = PyDict_GetItemWithError(<object> d, key)
-    if v != NULL and cnp.PyArray_DIMS(<cnp.ndarray> v)[0] >= n:
+    # the dict is every extension's: what is there is checked to be ours
+    if (v != NULL and type(<object> v) is cnp.ndarray
+            and cnp.PyArray_TYPE(<cnp.ndarray> v) == tn
+            and cnp.PyArray_NDIM(<cnp.ndarray> v) == 1
+            and cnp.PyArray_DIMS(<cnp.ndarray> v)[0] >= n):
         return <object> v
     buf = cnp.PyArray_EMPTY(1, dims, tn, 0)
     PyDict_SetItem(<object> d, key, buf)
