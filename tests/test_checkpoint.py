@@ -259,6 +259,23 @@ def test_json_nested_too_deeply(tmp_path, key):
     with pytest.raises(ValueError, match=f"entry '{key}' is JSON nested too deeply"):
         load_checkpoint(tmp_path / "bad.npz")
 
+
+def test_atomic_write_refuses_a_pipe_and_follows_a_symlink(tmp_path):
+    # the rename would turn a device or pipe (/dev/null as root) into a file
+    import stat
+    from fastrnn._util import atomic_write
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        atomic_write(fifo, lambda f: f.write(b"x"))
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]   # no temporary left
+    target, link = tmp_path / "target", tmp_path / "link"
+    target.write_bytes(b"old")
+    os.symlink(target, link)
+    atomic_write(link, lambda f: f.write(b"new"))
+    assert os.path.islink(link) and target.read_bytes() == b"new"
+
 # -- atomic replacement under SIGKILL ---------------------------------------------------
 _WRITER = textwrap.dedent("""
     import sys

@@ -2,6 +2,7 @@
 import importlib.util
 import os
 import re
+import stat
 import subprocess
 import sys
 
@@ -137,6 +138,35 @@ def test_resume_refuses_a_carried_state_of_another_batch_size(capsys, tmp_path, 
     code, _, err = _run(capsys, "train", corpus, "--resume", m, "--steps", "1",
                         "--no-progress", "--sample-every", "0")
     assert code == 2 and "carried state has shape (8, 12)" in err, err
+
+
+def test_outputs_never_overwrite_inputs_or_each_other(capsys, tmp_path, corpus):
+    m = tmp_path / "m.npz"
+    before = open(corpus, "rb").read()
+    cases = [
+        (["train", corpus, "--out", corpus], "--out .* is also the corpus"),
+        (["train", corpus, "--out", m, "--plot", m], "--plot .* is also the --out"),
+        (["train", corpus, "--out", m, "--plot", corpus], "--plot .* is also the corpus"),
+    ]
+    for argv, match in cases:
+        code, _, err = _run(capsys, *argv, *SMALL, "--steps", "2")
+        assert code == 2 and re.search(match, err) and err.count("\n") == 1, err
+    assert open(corpus, "rb").read() == before and not m.exists()
+    assert _train(capsys, corpus, m)[0] == 0
+    saved = m.read_bytes()
+    for argv, match in [(["sample", m, "--plot-states", m], "--plot-states .* is also the model"),
+                        (["train", corpus, "--resume", m, "--plot", m], "--plot .* is also")]:
+        code, _, err = _run(capsys, *argv)
+        assert code == 2 and re.search(match, err), err
+    assert m.read_bytes() == saved
+
+
+def test_out_that_is_not_a_regular_file_is_refused(capsys, tmp_path, corpus):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    code, _, err = _run(capsys, "train", corpus, *SMALL, "--steps", "2", "--out", fifo)
+    assert code == 2 and "is not a regular file" in err, err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
 
 def test_word_level(capsys, tmp_path, corpus):
     out = tmp_path / "w.npz"

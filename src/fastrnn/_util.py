@@ -1,6 +1,7 @@
 """Small helpers shared by several modules: integer-argument checks, atomic writes."""
 from __future__ import annotations
 
+import errno
 import operator
 import os
 import stat
@@ -73,22 +74,36 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
     IsADirectoryError
         If `path` is a directory.
     OSError
-        For any other failure to write; `path` is left as it was.
+        If `path` is something other than a regular file (a device such as
+        /dev/null, a named pipe, a socket): the rename would replace it with
+        a regular file.  For any other failure to write; `path` is left as it
+        was.
+
+    A symbolic link is followed: its target is written (atomically, in the
+    target's directory) and the link stays.
     """
     path = os.fspath(path)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
     if not path:
         raise FileNotFoundError("cannot write to an empty path")
+    given = path
+    if os.path.islink(path):
+        path = os.path.realpath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):  # else mkstemp's error would name the temporary file
-        raise FileNotFoundError(f"cannot write {path!r}: directory {directory!r} does not exist")
+        raise FileNotFoundError(f"cannot write {given!r}: directory {directory!r} does not exist")
     if os.path.isdir(path):
-        raise IsADirectoryError(f"cannot write {path!r}: it is a directory")
+        raise IsADirectoryError(f"cannot write {given!r}: it is a directory")
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        st = os.stat(path)
     except OSError:
         mode = 0o666 & ~_process_umask()
+    else:
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, f"cannot write {given!r}: it exists and is not a "
+                          "regular file (a device, pipe or socket is never replaced)")
+        mode = stat.S_IMODE(st.st_mode)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
                                suffix=".tmp")
     try:

@@ -15,6 +15,7 @@ import argparse
 import importlib
 import math
 import os
+import stat
 import statistics
 import sys
 import time
@@ -248,10 +249,34 @@ def _check_writable(path: str, what: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise CLIError(f"{what} {path!r} is a directory")
+    try:
+        st = os.stat(path)
+    except OSError:
+        pass
+    else:
+        if not stat.S_ISREG(st.st_mode):   # a device, pipe or socket: never replaced
+            raise CLIError(f"cannot write {what} {path!r}: it is not a regular file")
     if not os.path.isdir(directory):
         raise CLIError(f"cannot write {what} {path!r}: directory {directory!r} does not exist")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise CLIError(f"cannot write {what} {path!r}: directory {directory!r} is not writable")
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:   # one of them does not exist (yet)
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check_distinct(outputs: dict, inputs: dict) -> None:
+    """Every output path differs from every input and from the other
+    outputs (name -> path; None: not given)."""
+    outs = [(n, p) for n, p in outputs.items() if p]
+    for i, (name, path) in enumerate(outs):
+        for other, q in [(n, q) for n, q in inputs.items() if q] + outs[:i]:
+            if _same_file(path, q):
+                raise CLIError(f"{name} {path!r} is also the {other}; give another path")
 
 
 def _load_model(path: str):
@@ -296,8 +321,9 @@ def _plot(path: str, history: list, vocab_size: int, title: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
+    from .plotting import save_png
     try:
-        fig.savefig(path, format="png")
+        save_png(fig, path)
     except OSError as exc:
         raise CLIError(f"cannot write plot {path!r}: {exc.strerror or exc}") from None
 
@@ -327,10 +353,15 @@ def _cmd_train(args) -> int:
     from .models import LanguageModel
 
     # everything that can fail before training, fails now
+    out = args.out or args.resume or "model.npz"
+    # --out may be the resumed model (it is its default), nothing else given
+    _check_distinct({"--out": out, "--plot": args.plot},
+                    {"corpus": None if args.corpus in (None, "-") else args.corpus})
+    if args.plot and args.resume:
+        _check_distinct({"--plot": args.plot}, {"resumed model": args.resume})
     if args.plot:
         _import_matplotlib()
         _check_writable(args.plot, "plot")
-    out = args.out or args.resume or "model.npz"
     _check_writable(out, "model")
     if args.corpus is None:
         text = default_corpus()
@@ -466,6 +497,7 @@ def _cmd_train(args) -> int:
 # -- sample -------------------------------------------------------------------------
 def _cmd_sample(args) -> int:
     if args.plot_states:
+        _check_distinct({"--plot-states": args.plot_states}, {"model": args.model})
         _import_matplotlib("--plot-states")
         _check_writable(args.plot_states, "plot")
     model = _load_model(args.model)

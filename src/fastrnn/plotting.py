@@ -14,12 +14,13 @@ and touches no global plotting state.
 from __future__ import annotations
 
 import importlib
+import io
 import os
 from typing import Any
 
 import numpy as np
 
-from ._util import check_int
+from ._util import atomic_write, check_int
 
 __all__ = ["plot_states", "MATPLOTLIB_MISSING"]
 
@@ -166,5 +167,14 @@ def plot_states(model, text, *, prime: str | None = None, units=None, n_units: i
                  f"{T} {'words' if word else 'characters'}")
     fig.suptitle(title)
     if path is not None:
-        fig.savefig(path, format="png")
+        save_png(fig, path)
     return fig
+
+
+def save_png(fig: Any, path) -> None:
+    """`fig` as a PNG at `path`, written to a temporary file and renamed into
+    place (:func:`fastrnn._util.atomic_write`): the file holds the old image
+    or the whole new one, never a part."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    atomic_write(path, lambda f: f.write(buf.getvalue()))
