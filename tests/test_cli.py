@@ -168,6 +168,27 @@ def test_out_that_is_not_a_regular_file_is_refused(capsys, tmp_path, corpus):
     assert code == 2 and "is not a regular file" in err, err
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
 
+
+def test_lengths_beyond_memory(capsys, tmp_path, corpus):
+    # a sample too long for memory during training: a warning, the training
+    # goes on and is saved; `sample --length` that long: a one-line error
+    m = tmp_path / "m.npz"
+    code, out, err = _run(capsys, "train", corpus, *SMALL, "--steps", "12", "--out", m,
+                          "--sample-every", "5", "--sample-length", str(2**62))
+    assert code == 0 and "model saved" in out, err
+    assert err.count("--sample-length: not enough memory") == 1, err
+    assert LanguageModel.load(m).step_ == 12
+    code, _, err = _run(capsys, "sample", m, "--length", str(2**63 - 1))
+    assert code == 2 and "argument --length: not enough memory" in err
+    assert err.count("\n") == 1, err
+
+
+def test_seq_len_beyond_any_array_dimension(capsys, tmp_path, corpus):
+    # longer than the text: one window of the whole stream
+    code, _, err = _run(capsys, "train", corpus, *SMALL, "--steps", "2", "--out",
+                        tmp_path / "m.npz", "--seq-len", str(10**20))
+    assert code == 0, err
+
 def test_word_level(capsys, tmp_path, corpus):
     out = tmp_path / "w.npz"
     code, stdout, err = _run(capsys, "train", corpus, "--level", "word", "--hidden", "8",

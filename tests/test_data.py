@@ -114,3 +114,14 @@ def test_default_corpus_max_chars_cuts_at_a_paragraph():
 
 def test_corpus_modules_sorted_and_unique():
     assert list(CORPUS_MODULES) == sorted(set(CORPUS_MODULES))
+
+
+def test_seq_len_beyond_any_array_dimension_is_one_window():
+    # a seq_len past intp (no reshape can hold it) is longer than the streams:
+    # one window of the whole stream, as for any seq_len >= its length
+    b = TBPTTBatches(np.arange(50), 2, 10**20)
+    c = TBPTTBatches(np.arange(50), 2, 24)
+    assert len(b) == len(c) == 1
+    for (X, Y), (Xc, Yc) in zip(b, c):
+        np.testing.assert_array_equal(X, Xc)
+        np.testing.assert_array_equal(Y, Yc)

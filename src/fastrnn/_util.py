@@ -165,8 +165,8 @@ def alloc_draws(length: int, rng: np.random.Generator) -> tuple:
     except MemoryError:
         raise LengthMemoryError(f"length={length} needs {16 * length / 2**30:.1f} GiB for the ids "
                                 "and uniforms; generate in shorter pieces, passing a0 on") from None
-    except ValueError as exc:   # e.g. "array is too big" from NumPy
-        raise ValueError(f"length={length}: {exc}") from None
+    except ValueError as exc:   # "array is too big": beyond what NumPy can allocate
+        raise LengthMemoryError(f"length={length}: {exc}") from None
     if not (isinstance(u, np.ndarray) and u.dtype == np.float64 and u.shape == (length,)):
         got = (f"dtype {u.dtype}, shape {u.shape}" if isinstance(u, np.ndarray)
                else type(u).__name__)

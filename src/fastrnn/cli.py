@@ -436,11 +436,19 @@ def _cmd_train(args) -> int:
     print(f"training: {steps} steps of {batch_size} x {seq_len} tokens, {optimizer} lr {lr:g}, "
           + (f"clip {clip_mode} {clip:g}" if clip else "no clipping"), flush=True)
 
-    state = {"last_sample": model.step_}
+    state = {"last_sample": model.step_, "sampling": True}
 
     def show_sample(title: str, seed: int) -> None:
-        sample = model.sample(sample_length, prime=_line_start(model.vocab),
-                              temperature=args.temperature, seed=seed)
+        if not state["sampling"]:
+            return
+        try:
+            sample = model.sample(sample_length, prime=_line_start(model.vocab),
+                                  temperature=args.temperature, seed=seed)
+        except MemoryError:   # a --sample-length too long: training goes on, and is saved
+            state["sampling"] = False
+            print(f"{PROG}: warning: argument --sample-length: not enough memory for "
+                  f"{sample_length} tokens; no more samples are shown", file=sys.stderr)
+            return
         _say(f"--- {title} ---\n{sample}\n")
 
     def callback(info):

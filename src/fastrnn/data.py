@@ -213,7 +213,10 @@ class TBPTTBatches:
         targets = arr[1: B * L + 1].reshape(B, L)
 
         def window_major(a):
-            # (B, n_full*S) -> (n_full, B, S), each window contiguous
+            # (B, n_full*S) -> (n_full, B, S), each window contiguous (no
+            # whole window: S may be beyond any array dimension)
+            if n_full == 0:
+                return np.empty((0, B, 0), dtype=a.dtype)
             return np.ascontiguousarray(
                 a[:, : n_full * S].reshape(B, n_full, S).transpose(1, 0, 2))
 
