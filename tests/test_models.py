@@ -346,3 +346,21 @@ def test_load_rejects_bad_files(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04junk")
     with pytest.raises(ValueError, match="junk.npz"):
         LanguageModel.load(tmp_path / "junk.npz")
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adagrad", "adam"])
+@pytest.mark.parametrize("init_state", ["zeros", "learned"])
+def test_fit_after_rebinding_the_parameters_trains_them(optimizer, init_state):
+    # params (or a0) replaced by equal arrays between fits, e.g. round-tripped
+    # through PyTorch: the next fit trains the new arrays (it updated the old
+    # ones, the model's stayed put) as if they had been assigned in place
+    a, b = _model(init_state=init_state), _model(init_state=init_state)
+    kw = dict(steps=4, seq_len=8, batch_size=2, optimizer=optimizer)
+    a.fit(TEXT, **kw)
+    b.fit(TEXT, **kw)
+    b.params = {k: v.copy() for k, v in b.params.items()}
+    b.params["Waa"] = b.params["Waa"].copy()
+    b.a0 = b.a0.copy()
+    a.fit(TEXT, **kw)
+    b.fit(TEXT, **kw)
+    _assert_same(a, b)

@@ -338,13 +338,27 @@ class LanguageModel:
 
     def _get_optimizer(self, name: str, lr: float) -> optim.Optimizer:
         key = name.lower() if isinstance(name, str) else name
-        if key not in optim.OPTIMIZERS:
+        if not isinstance(key, str) or key not in optim.OPTIMIZERS:
             valid = ", ".join(repr(n) for n in optim.OPTIMIZERS)
             raise ValueError(f"unknown optimizer {name!r}; valid names are {valid}")
-        if self._optimizer is not None and self._optimizer.name == key:
-            self._optimizer.lr = lr
+        params = self._train_params()
+        old = self._optimizer
+        if old is not None and old.name == key:
+            if (set(old.params) == set(params)
+                    and all(old.params[k] is params[k] for k in params)):
+                old.lr = lr
+                return old
+            # arrays of `params` (or `a0`) rebound since the last fit: the
+            # optimizer would update the old ones; its state carries over to
+            # the new arrays where their shapes and dtypes match
+            new = optim.make_optimizer(key, params, lr=lr)
+            try:
+                new.load_state_dict(old.state_dict())
+            except (TypeError, ValueError):
+                new = optim.make_optimizer(key, params, lr=lr)
+            self._optimizer = new
         else:  # first fit, or another optimizer: fresh state
-            self._optimizer = optim.make_optimizer(key, self._train_params(), lr=lr)
+            self._optimizer = optim.make_optimizer(key, params, lr=lr)
         return self._optimizer
 
     def fit(self, data, *, steps: int | None = None, epochs: int | None = None,
