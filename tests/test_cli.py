@@ -5,6 +5,7 @@ import re
 import stat
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -188,6 +189,22 @@ def test_seq_len_beyond_any_array_dimension(capsys, tmp_path, corpus):
     code, _, err = _run(capsys, "train", corpus, *SMALL, "--steps", "2", "--out",
                         tmp_path / "m.npz", "--seq-len", str(10**20))
     assert code == 0, err
+
+
+def test_divergence_is_one_line_and_saves_nothing(capsys, tmp_path, corpus):
+    m = tmp_path / "m.npz"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # an overflow warning would fail here
+        code, _, err = _run(capsys, "train", corpus, *SMALL, "--steps", "20", "--out", m,
+                            "--lr", "1e308", "--clip", "0")
+    assert code == 1 and err.count("\n") == 1, err
+    assert "training diverged" in err and not m.exists()
+
+
+def test_corpus_from_a_closed_stdin(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", None)   # as Python sets it when fd 0 is closed
+    code, _, err = _run(capsys, "train", "-", "--out", tmp_path / "m.npz")
+    assert code == 2 and "standard input: it is closed" in err, err
 
 def test_word_level(capsys, tmp_path, corpus):
     out = tmp_path / "w.npz"

@@ -224,6 +224,8 @@ def _say(msg: str = "") -> None:
 def _read_corpus(path: str) -> str:
     try:
         if path == "-":
+            if sys.stdin is None:   # started with standard input closed
+                raise CLIError("cannot read corpus from standard input: it is closed")
             data = sys.stdin.buffer.read()
         else:
             with open(path, "rb") as f:
@@ -463,10 +465,13 @@ def _cmd_train(args) -> int:
     t0 = time.perf_counter()
     interrupted = False
     try:
-        model.fit(train_ids, steps=steps, seq_len=seq_len, batch_size=batch_size,
-                  optimizer=optimizer, lr=lr, clip=clip or None, clip_mode=clip_mode,
-                  val_data=val, eval_every=args.eval_every, callback=callback,
-                  progress=not args.no_progress)
+        # a diverging run overflows on its way to the non-finite loss that
+        # stops it: that is reported below, in one line, not as warnings
+        with np.errstate(over="ignore", invalid="ignore"):
+            model.fit(train_ids, steps=steps, seq_len=seq_len, batch_size=batch_size,
+                      optimizer=optimizer, lr=lr, clip=clip or None, clip_mode=clip_mode,
+                      val_data=val, eval_every=args.eval_every, callback=callback,
+                      progress=not args.no_progress)
     except KeyboardInterrupt:
         interrupted = True
         print(f"\ninterrupted at step {model.step_}; saving what was trained", file=sys.stderr)

@@ -435,8 +435,13 @@ class LanguageModel:
         ValueError, TypeError
             For a bad argument, before any training.
         FloatingPointError
-            If the loss or the gradients become non-finite (lower `lr`); the
-            model keeps the parameters of the last good step.
+            If the loss or the gradients become non-finite (lower `lr`).  The
+            parameters are those of the last step taken: a gradient that
+            becomes non-finite stops training before its update, but a loss
+            that becomes non-finite comes from parameters an update has
+            already made non-finite (an overflowing step), so the model then
+            holds them; reload it (or :meth:`load` a checkpoint) before
+            training on.
         KeyboardInterrupt
             On Ctrl-C, raised after the current step completes, so that the
             model is consistent and can be saved.
