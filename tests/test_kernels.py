@@ -436,18 +436,14 @@ def test_a_foreign_object_under_the_workspace_key_is_replaced():
     # the thread state's dict is shared by every extension: whatever sits
     # under the workspace's key is used only if it is a float array of the
     # right dtype, else replaced
-    import ctypes
     from fastrnn import _kernels
     if not _kernels._WORK_CACHE:
         pytest.skip("workspace cache off (FASTRNN_NO_WORK_CACHE=1)")
-    get = ctypes.pythonapi.PyThreadState_GetDict
-    get.restype = ctypes.py_object
-    tsd = get()
     p, X, Y, a0, lengths = make_problem("all", I=7, H=20, B=3, T=5, dtype=np.float32,
                                         seed=6)
     want = fastrnn.loss_and_grads(p, X, Y, a0, lengths)
     for junk in ("a string", np.zeros(10**6, np.uint8), np.zeros(10**6)):
-        tsd["fastrnn._kernels.workspace.float32"] = junk
+        _kernels._set_workspace_buffer("float32", junk)
         got = fastrnn.loss_and_grads(p, X, Y, a0, lengths)
         assert got[0] == want[0]
         np.testing.assert_array_equal(got[1]["Waa"], want[1]["Waa"])

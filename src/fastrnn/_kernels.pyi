@@ -117,6 +117,9 @@ def _last_call() -> tuple[int, int]:
 
 _WORK_CACHE: bool
 
+def _set_workspace_buffer(dtype: str, obj: object) -> None:
+    """Put obj where this thread's workspace for dtype is kept (for tests)."""
+
 def _workspace_buffer(dtype: str) -> NDArray[Any] | None:
     """This thread's cached kernel workspace for "float32" or "float64", or
     None (for tests)."""

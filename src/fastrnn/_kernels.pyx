@@ -817,6 +817,14 @@ cdef object _workspace(Py_ssize_t n, int tn):
     return buf
 
 
+def _set_workspace_buffer(str dtype, obj):
+    """Put obj where this thread's workspace for dtype is kept (for tests: the
+    thread state's dict is every extension's, anything may be there)."""
+    cdef PyObject* d = PyThreadState_GetDict()
+    if d != NULL:
+        (<dict> <object> d)[_WORK_KEY_F if dtype == "float32" else _WORK_KEY_D] = obj
+
+
 def _workspace_buffer(str dtype):
     """This thread's cached workspace for dtype ("float32" or "float64"), or
     None (for tests)."""
