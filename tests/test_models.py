@@ -364,3 +364,11 @@ def test_fit_after_rebinding_the_parameters_trains_them(optimizer, init_state):
     a.fit(TEXT, **kw)
     b.fit(TEXT, **kw)
     _assert_same(a, b)
+
+
+def test_fit_after_rebinding_uses_this_fits_lr():
+    m = _model()
+    m.fit(TEXT, steps=2, seq_len=8, batch_size=2, lr=1e-3)
+    m.params = {k: v.copy() for k, v in m.params.items()}
+    m.fit(TEXT, steps=1, seq_len=8, batch_size=2, lr=5e-2)
+    assert m._optimizer.lr == 5e-2

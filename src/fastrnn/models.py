@@ -356,6 +356,7 @@ class LanguageModel:
                 new.load_state_dict(old.state_dict())
             except (TypeError, ValueError):
                 new = optim.make_optimizer(key, params, lr=lr)
+            new.lr = lr   # this fit's, not the state's
             self._optimizer = new
         else:  # first fit, or another optimizer: fresh state
             self._optimizer = optim.make_optimizer(key, params, lr=lr)
