@@ -475,6 +475,13 @@ def test_load_rejects_invalid_json(tmp_path):
         Vocabulary.load(path)
 
 
+def test_load_rejects_an_integer_beyond_pythons_digit_limit(tmp_path):
+    path = tmp_path / "v.json"
+    path.write_text('{"version": ' + "9" * 5000 + "}", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"v\.json.* is not a valid vocabulary file"):
+        Vocabulary.load(path)
+
+
 def test_load_rejects_wrong_format(tmp_path):
     path = tmp_path / "v.json"
     _write_json(path, _valid_payload(format="something.else"))

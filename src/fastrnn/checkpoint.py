@@ -266,7 +266,7 @@ def _json_entry(data: dict, key: str, path: str, *, required: bool = True):
                          f"got dtype {a.dtype} shape {a.shape}")
     try:
         obj = json.loads(str(a))
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:   # JSONDecodeError, or an integer past Python's 4300 digits
         raise ValueError(f"{path!r}: checkpoint entry {key!r} is not valid JSON ({exc})") from None
     except RecursionError:
         raise ValueError(f"{path!r}: checkpoint entry {key!r} is JSON nested too deeply") from None

@@ -633,7 +633,7 @@ class Vocabulary:
             ) from None
         try:
             obj = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:   # ValueError: also an int past 4300 digits
             raise ValueError(
                 f"{where!r} is not a valid vocabulary file: invalid or truncated "
                 f"JSON ({exc})"
