@@ -15,6 +15,7 @@ Environment switches:
                             working on one kernel without rebuilding the rest.
 """
 import os
+import sys
 
 import numpy as np
 from Cython.Build import cythonize
@@ -64,6 +65,9 @@ def ext(name):
         include_dirs=["src/fastrnn", np.get_include()],
         extra_compile_args=compile_args + EXTRA_ARGS.get(name, []),
         extra_link_args=link_args + (["-pthread"] if name == "_kernels" else []),
+        # dladdr/dlopen/dlsym (_blas's BLAS thread limit): in libc from glibc
+        # 2.34 on, in libdl before
+        libraries=["dl"] if name == "_blas" and sys.platform.startswith("linux") else [],
         define_macros=macros + EXTRA_MACROS.get(name, []),
     )
 

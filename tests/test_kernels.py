@@ -1,5 +1,6 @@
 """The Cython kernels (fastrnn.forward / loss_and_grads) against fastrnn.reference."""
 import contextlib
+import os
 import threading
 
 import numpy as np
@@ -240,24 +241,40 @@ def spying_kernels(record):
 
 
 def blas_limits():
+    """(library, threads) of every BLAS loaded, as threadpoolctl sees them."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    return sorted((i["filepath"], i["num_threads"]) for i in threadpoolctl.threadpool_info()
-                  if i["user_api"] == "blas")
+    return sorted((os.path.realpath(i["filepath"]), i["num_threads"])
+                  for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas")
+
+
+def kernel_blas_threads():
+    """The thread setting of the BLAS the kernels call (SciPy's), read by
+    threadpoolctl, independently of fastrnn._blas."""
+    from fastrnn import _blas
+    if not _blas.limitable():
+        pytest.skip("SciPy's BLAS here is not a pthreads OpenBLAS fastrnn can limit")
+    mine = [n for path, n in blas_limits() if path == os.path.realpath(_blas.library())]
+    assert len(mine) == 1, (blas_limits(), _blas.library())
+    return mine[0]
 
 
 def test_one_blas_thread_inside_small_steps_and_restored_after():
-    """B*H*H in the one-thread range: BLAS runs on one thread, then is restored."""
-    from fastrnn import _api
+    """B*H*H in the one-thread range: the kernels' BLAS runs on one thread,
+    then is restored; any other BLAS (NumPy's own OpenBLAS) is left alone."""
+    from fastrnn import _api, _blas
     before = blas_limits()
+    others = [x for x in before if x[0] != os.path.realpath(_blas.library())]
     p, X, Y, a0, lengths = make_problem("lengths", I=20, H=96, B=8, T=5, seed=31)
     lo, hi = _api.ONE_THREAD_STEP
     assert lo <= 8 * 96 * 96 < hi
     seen = []
-    with spying_kernels(lambda args: seen.append(max(n for _, n in blas_limits()))):
+    with spying_kernels(lambda args: seen.append(
+            (kernel_blas_threads(), _blas.depth(),
+             [x for x in blas_limits() if x[0] != os.path.realpath(_blas.library())]))):
         fastrnn.loss_and_grads(p, X, Y, a0, lengths)
         fastrnn.forward(p, X, a0, lengths)
-    assert seen == [1, 1]
-    assert blas_limits() == before
+    assert seen == [(1, 1, others), (1, 1, others)]
+    assert blas_limits() == before and _blas.depth() == 0
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -290,7 +307,7 @@ def test_per_step_products_by_blas_only_when_it_has_threads():
         assert not _api._plan(bb)[1]
         assert not _api._plan(bs)[1]
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
-        if max(n for _, n in blas_limits()) < 2:
+        if kernel_blas_threads() < 2:
             pytest.skip("BLAS runs on one thread here")
         old = fastrnn.set_num_threads(2)   # whatever fastrnn's own threads
         try:
@@ -320,8 +337,8 @@ def test_big_output_layer_keeps_the_callers_blas_threads():
     assert lo <= 8 * 96 * 96 < hi and 1000 * 96 * 4 > _api.BIG_OUTPUT_BYTES
     seen = []
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
-        want = max(n for _, n in blas_limits())
-        with spying_kernels(lambda args: seen.append(max(n for _, n in blas_limits()))):
+        want = kernel_blas_threads()
+        with spying_kernels(lambda args: seen.append(kernel_blas_threads())):
             fastrnn.loss_and_grads(p, X, Y, a0, lengths)
             fastrnn.forward(p, X, a0, lengths)
     assert seen == [want, want]

@@ -6,11 +6,9 @@ Each function passes its arguments through the one validation gate
 """
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
-from . import _kernels, _validate
+from . import _blas, _kernels, _validate
 from ._util import check_int, make_rng
 
 __all__ = ["init_params", "forward", "loss_and_grads", "get_num_threads",
@@ -42,55 +40,10 @@ def _big_output(p: _validate.Params) -> bool:
     return max(p.H * up16(p.O), p.O * up16(p.H)) * p.dtype.itemsize > BIG_OUTPUT_BYTES
 
 
-_controller_lock = threading.Lock()
-_controller_cache: list = []
-
-
-def _controller():
-    """threadpoolctl's ThreadpoolController, made once (it inspects the loaded
-    libraries: ~6 ms); False without threadpoolctl or a BLAS it knows."""
-    with _controller_lock:
-        if not _controller_cache:
-            try:
-                from threadpoolctl import ThreadpoolController
-                c = ThreadpoolController().select(user_api="blas")
-                _controller_cache.append(c if c.lib_controllers else False)
-            except Exception:  # not installed, or no BLAS found
-                _controller_cache.append(False)
-        return _controller_cache[0]
-
-
-class _OneBlasThread:
-    """Context manager: BLAS limited to one thread while any caller is inside.
-
-    Reference-counted under a lock, so concurrent Python threads neither
-    fight over the setting nor leave it changed: the original limits come
-    back when the last caller leaves.  Without threadpoolctl it does nothing.
-    """
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._depth = 0
-        self._limiter = None
-
-    def __enter__(self):
-        with self._lock:
-            if self._depth == 0:
-                controller = _controller()
-                if controller:
-                    self._limiter = controller.limit(limits=1, user_api="blas")
-            self._depth += 1
-        return self
-
-    def __exit__(self, *exc):
-        with self._lock:
-            self._depth -= 1
-            if self._depth == 0 and self._limiter is not None:
-                self._limiter.restore_original_limits()
-                self._limiter = None
-
-
-_one_blas_thread = _OneBlasThread()
+#: BLAS (SciPy's OpenBLAS) on one thread while any call is inside; the count
+#: of callers lives in C (see _blas.pyx: no lock, safe from signal handlers,
+#: exceptions and forks); does nothing where BLAS cannot be limited
+_one_blas_thread = _blas.OneBlasThread()
 
 
 class _NoLimit:
@@ -115,12 +68,8 @@ def _blas_threads(b: _validate.Batch):
 
 def _blas_many() -> bool:
     """Whether BLAS may use more than one thread now (the caller's setting;
-    without threadpoolctl's answer, yes: OpenBLAS's default is threaded).
-    Asking threadpoolctl costs ~2 µs."""
-    controller = _controller()
-    if not controller:
-        return True
-    return max(lib.num_threads for lib in controller.lib_controllers) > 1
+    where it cannot be read, yes: a BLAS of its own threads)."""
+    return _blas.num_threads() != 1
 
 
 #: _plan's answer below ONE_THREAD_STEP: nothing to limit, the kernels on one thread
@@ -160,7 +109,7 @@ def _plan(b: _validate.Batch):
         return _SMALL_PLAN   # too small for threads of any kind (the usual tiny call)
     limit = _blas_threads(b)
     if limit is _one_blas_thread:
-        if not _controller():   # BLAS cannot be limited: its threads do the work
+        if not _blas.limitable():   # BLAS cannot be limited: its threads do the work
             return limit, False, 1, False
         return limit, False, 0, True
     if _blas_many():

@@ -20,3 +20,21 @@ def gemm_(
     A, B and C share one dtype (float32 or float64).  Raises ValueError when
     the shapes do not agree.
     """
+
+def library() -> str:
+    """Path of the OpenBLAS SciPy's BLAS calls go to ('' if not found)."""
+
+def limitable() -> bool:
+    """Whether BLAS's threads can be limited here (a pthreads OpenBLAS)."""
+
+def num_threads() -> int:
+    """BLAS's current thread setting; -1 if it cannot be read (not limitable)."""
+
+def depth() -> int:
+    """Callers inside OneBlasThread now (for tests)."""
+
+class OneBlasThread:
+    """Context manager: BLAS on one thread while any caller is inside."""
+
+    def __enter__(self) -> OneBlasThread: ...
+    def __exit__(self, *exc: object) -> None: ...

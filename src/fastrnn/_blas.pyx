@@ -25,3 +25,141 @@ def gemm_(bint trans_a, bint trans_b, double alpha,
     with nogil:
         gemm(trans_a, trans_b, m, n, k, <floating> alpha, pa, max(A.shape[1], 1),
              pb, max(B.shape[1], 1), <floating> beta, &C[0, 0], C.shape[1])
+
+
+# ---------------------------------------------------------------------------
+# BLAS on one thread for the duration of a call (see _api._blas_threads).
+#
+# The kernels' BLAS is the library behind scipy.linalg.cython_blas: its
+# OpenBLAS thread functions are looked up (dlsym) in the dependencies of the
+# module that holds cython_blas's sgemm (dladdr), which is where its BLAS
+# calls go; NumPy's own OpenBLAS, if any, is left alone.
+# The count of callers inside lives in C and changes under the GIL with no
+# Python code in between, so a signal handler that calls fastrnn in the
+# middle of a call, an exception raised by one (KeyboardInterrupt), or
+# another Python thread cannot see it half changed, and there is no lock to
+# deadlock on.  A forked child starts with no caller inside and the parent's
+# setting back (_after_fork_in_child).  threadpoolctl, which did this before,
+# took ~13 us a call, held Python locks (a handler or a fork in the middle
+# hung), and changes OpenBLAS from one "controlling" Python thread only.
+from scipy.linalg.cython_blas cimport sgemm as _sgemm
+
+cdef extern from "<dlfcn.h>" nogil:
+    ctypedef struct Dl_info:
+        const char* dli_fname
+    int dladdr(const void* addr, Dl_info* info)
+    void* dlopen(const char* filename, int flags)
+    void* dlsym(void* handle, const char* symbol)
+    int RTLD_LAZY
+    int RTLD_NOLOAD
+
+ctypedef int (*_get_fn)() noexcept nogil
+ctypedef void (*_set_fn)(int) noexcept nogil
+
+cdef _get_fn _get_threads = NULL   # NULL: SciPy's BLAS is not a threaded OpenBLAS we know
+cdef _set_fn _set_threads = NULL
+cdef int _depth = 0                # callers inside _OneBlasThread
+cdef int _saved = 0                # the setting to restore when the last one leaves
+cdef bytes _library = b""
+
+
+cdef void _find() noexcept:
+    """Look up SciPy's OpenBLAS thread functions (once, at import)."""
+    global _get_threads, _set_threads, _library
+    cdef Dl_info info
+    cdef void* handle
+    cdef _get_fn parallel
+    cdef void* get
+    cdef void* put
+    cdef void* par
+    cdef bytes name
+    if dladdr(<const void*> _sgemm, &info) == 0 or info.dli_fname == NULL:
+        return
+    handle = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD)
+    if handle == NULL:
+        return
+    for prefix in (b"", b"scipy_"):
+        for suffix in (b"", b"64_", b"_64"):
+            name = prefix + b"openblas_get_num_threads" + suffix
+            get = dlsym(handle, name)
+            name = prefix + b"openblas_set_num_threads" + suffix
+            put = dlsym(handle, name)
+            name = prefix + b"openblas_get_parallel" + suffix
+            par = dlsym(handle, name)
+            if get == NULL or put == NULL or par == NULL:
+                continue
+            parallel = <_get_fn> par
+            # 1: OpenBLAS's own pthreads, one process-wide setting.  0 has no
+            # threads to limit; 2 (OpenMP) keeps a setting per calling thread,
+            # which a process-wide count cannot restore.
+            if dladdr(get, &info) != 0 and info.dli_fname != NULL:
+                _library = info.dli_fname
+            if parallel() == 1:
+                _get_threads = <_get_fn> get
+                _set_threads = <_set_fn> put
+            return
+
+
+_find()
+
+
+def library():
+    """Path of the OpenBLAS SciPy's BLAS calls go to ('' if not found)."""
+    return _library.decode(errors="replace")
+
+
+def limitable():
+    """Whether BLAS's threads can be limited here (a pthreads OpenBLAS)."""
+    return _get_threads != NULL
+
+
+def num_threads():
+    """BLAS's current thread setting; -1 if it cannot be read (not limitable)."""
+    return _get_threads() if _get_threads != NULL else -1
+
+
+def depth():
+    """Callers inside _OneBlasThread now (for tests)."""
+    return _depth
+
+
+def _after_fork_in_child():
+    """In a forked child no caller is inside: the count starts at 0 and the
+    setting saved by the parent's callers comes back."""
+    global _depth
+    if _depth > 0:
+        _depth = 0
+        if _set_threads != NULL and _saved > 1:
+            _set_threads(_saved)
+
+
+import os as _os
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+cdef class OneBlasThread:
+    """Context manager: BLAS on one thread while any caller is inside.
+
+    Counted in C under the GIL (see above): the first caller in saves the
+    setting and sets one thread, the last one out restores it.  Does nothing
+    where BLAS cannot be limited.
+    """
+
+    def __enter__(self):
+        global _depth, _saved
+        if _get_threads != NULL:
+            if _depth == 0:
+                _saved = _get_threads()
+                if _saved > 1:
+                    _set_threads(1)
+            _depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        global _depth
+        if _get_threads != NULL and _depth > 0:
+            _depth -= 1
+            if _depth == 0 and _saved > 1:
+                _set_threads(_saved)
+        return None
