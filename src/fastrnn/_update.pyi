@@ -23,3 +23,6 @@ def clip(g: Any, bound: float) -> bool:
 
 def scale(g: Any, s: float) -> bool:
     """np.multiply(g, g.dtype.type(s), out=g) in place for a contiguous float array."""
+
+def overlapping(arrays: Any) -> list[tuple[int, int]]:
+    """Pairs (i, j), i < j, of ndarrays whose byte extents overlap."""

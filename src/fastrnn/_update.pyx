@@ -342,3 +342,40 @@ def clip(g, double bound):
             fr_clip_d(n, <double*> xp, bound)
     _report(flags, "cast")
     return True
+
+
+# ---- arrays whose bytes may overlap (clip_by_global_norm's alias check) ------
+
+def overlapping(arrays):
+    """Pairs (i, j), i < j, of the ndarrays in the sequence `arrays` whose
+    byte extents (first to last element, any strides) overlap: a superset of
+    the pairs that share memory, for np.shares_memory to decide.  Empty
+    arrays overlap nothing."""
+    cdef Py_ssize_t k = len(arrays), i, j, d
+    cdef cnp.ndarray x
+    cdef char* lo
+    cdef char* hi
+    cdef Py_ssize_t step
+    cdef list los = [], his = [], pairs = []
+    for i in range(k):
+        x = <cnp.ndarray?> arrays[i]
+        lo = hi = <char*> cnp.PyArray_DATA(x)
+        if cnp.PyArray_SIZE(x) == 0:
+            los.append(0)
+            his.append(0)
+            continue
+        for d in range(cnp.PyArray_NDIM(x)):
+            step = cnp.PyArray_STRIDES(x)[d] * (cnp.PyArray_DIMS(x)[d] - 1)
+            if step < 0:
+                lo += step
+            else:
+                hi += step
+        los.append(<size_t> lo)
+        his.append(<size_t> hi + <size_t> cnp.PyArray_ITEMSIZE(x))
+    for i in range(k):
+        if his[i] == 0:
+            continue
+        for j in range(i + 1, k):
+            if his[j] != 0 and los[i] < his[j] and los[j] < his[i]:
+                pairs.append((i, j))
+    return pairs
