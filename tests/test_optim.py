@@ -364,6 +364,43 @@ def test_state_dict_keys():
     assert {f"m.{k}" for k in p} | {f"v.{k}" for k in p} | {"beta1", "beta2", "eps"} <= set(adam)
 
 
+@pytest.mark.parametrize("name", ["sgd", "adagrad", "adam"])
+def test_step_count_at_int64_max_refuses_the_next_step(name):
+    """A loaded step of 2**63 - 1 (state_dict's int64 maximum): the next
+    step is an OverflowError before anything changes, not a state_dict that
+    cannot be written afterwards."""
+    p = make_params()
+    opt = make_optimizer(name, p)
+    state = dict(opt.state_dict(), step=np.array(2**63 - 2, dtype=np.int64))
+    opt.load_state_dict(state)
+    opt.step(make_grads(p, 0))                   # reaches 2**63 - 1
+    assert int(opt.state_dict()["step"]) == 2**63 - 1
+    before = copy_params(p)
+    with pytest.raises(OverflowError, match="step count"):
+        opt.step(make_grads(p, 1))
+    assert int(opt.state_dict()["step"]) == 2**63 - 1
+    for k in p:
+        np.testing.assert_array_equal(p[k], before[k])
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_clipping_a_read_only_gradient_names_it_and_changes_nothing(compiled, monkeypatch):
+    if not compiled:
+        monkeypatch.setattr(optim, "_cupdate", None)
+    rng = np.random.default_rng(5)
+    g = {"a": rng.standard_normal(4) * 10, "b": rng.standard_normal(3) * 10}
+    g["b"].flags.writeable = False
+    before = copy_params(g)
+    with pytest.raises(ValueError, match="'b' is read-only"):
+        clip_by_value(g, 1.0)
+    with pytest.raises(ValueError, match="'b' is read-only"):
+        clip_by_global_norm(g, 1.0)
+    for k in g:
+        np.testing.assert_array_equal(g[k], before[k])
+    # nothing to write: a norm below max_norm only reads
+    assert clip_by_global_norm(g, 1e9) == optim.global_norm(g)
+
+
 def test_load_state_dict_validation():
     p = make_params()
     opt = Adam(p)

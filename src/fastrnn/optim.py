@@ -75,6 +75,9 @@ __all__ = [
 # non-float64 arrays (bounds the temporary memory of clip_by_global_norm).
 _NORM_CHUNK = 1 << 16
 
+#: the largest step count state_dict can store (0-d int64)
+_MAX_STEP = 2**63 - 1
+
 
 # ---------------------------------------------------------------------------
 # argument validation helpers
@@ -289,6 +292,9 @@ class Optimizer:
             parameter's.
         RuntimeError
             If an entry of ``params`` was rebound after construction.
+        OverflowError
+            If the step count would pass 2**63 - 1 (a loaded state's
+            ``"step"`` that large), before anything is modified.
 
         Notes
         -----
@@ -298,6 +304,9 @@ class Optimizer:
         """
         self._check_grads(grads)
         t = self._step_count + 1
+        if t > _MAX_STEP:
+            raise OverflowError(
+                f"step count {t} would not fit state_dict's int64 (at most {_MAX_STEP})")
         self._update(grads, t)
         self._step_count = t
 
@@ -815,11 +824,13 @@ def _scale(arrays: Iterable[np.ndarray], s: float) -> None:
             np.multiply(a, a.dtype.type(s), out=a)
 
 
-def _check_float_array(key: str, g: Any) -> np.ndarray:
+def _check_float_array(key: str, g: Any, write: bool = False) -> np.ndarray:
     if not isinstance(g, np.ndarray):
         raise TypeError(f"gradient {key!r} must be a numpy.ndarray, got {type(g).__name__}")
     if g.dtype.kind != "f":  # np.issubdtype(g.dtype, np.floating), 8x faster
         raise TypeError(f"gradient {key!r} must have a floating dtype, got {g.dtype}")
+    if write and not g.flags.writeable:
+        raise ValueError(f"gradient {key!r} is read-only; clipping modifies it in place")
     return g
 
 
@@ -855,7 +866,7 @@ def clip_by_value(
     """
     c = _check_positive("clip", clip)
     _check_grad_mapping(grads)
-    arrays = [_check_float_array(k, g) for k, g in grads.items()]
+    arrays = [_check_float_array(k, g, write=True) for k, g in grads.items()]
     for g in arrays:
         if _cupdate is not None and _cupdate.clip(g, c):  # the same, in one compiled pass
             continue
@@ -1022,6 +1033,8 @@ def clip_by_global_norm(grads: MutableMapping[str, np.ndarray], max_norm: float)
     _refuse_shared(grads, "clip_by_global_norm")
     if not math.isfinite(norm) or norm <= m:
         return norm
+    for k, g in grads.items():   # all checked before any is scaled
+        _check_float_array(k, g, write=True)
     # scale = m / norm, applied in each array's dtype; if it is subnormal (or
     # zero) in that dtype, apply it as two factors sqrt(m)/sqrt(norm) instead
     half = math.sqrt(m) / math.sqrt(norm)
