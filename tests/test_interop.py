@@ -5,6 +5,7 @@ PyTorch (when it is installed) and in the Keras SimpleRNN/Dense equations
 written out in NumPy (Keras is never imported).
 """
 import doctest
+import re
 import subprocess
 import sys
 
@@ -313,6 +314,49 @@ def test_torch_parameters_with_requires_grad_are_accepted_and_copied():
     before = named["weight_ih_l0"].detach().clone()
     p["Wax"] += 1
     assert torch.equal(named["weight_ih_l0"].detach(), before)
+
+
+def test_from_torch_modules_checks_the_model_and_reads_the_weights():
+    torch = pytest.importorskip("torch")
+    from fastrnn.interop import from_torch_modules
+    torch.manual_seed(1)
+    rnn, linear = torch_modules(torch, 5, 4, 3, np.float64)
+    p = from_torch_modules(rnn, linear)
+    want = from_torch_state_dict({**rnn.state_dict(), **linear.state_dict()})
+    for k in want:
+        np.testing.assert_array_equal(p[k], want[k])
+    X = np.random.default_rng(2).integers(0, 5, (2, 6))
+    tprobs, _ = torch_forward(torch, rnn, linear, np.eye(5)[X])
+    np.testing.assert_allclose(fastrnn.forward(p, X)[0], tprobs, rtol=0, atol=ATOL[np.float64])
+    # what a state dict cannot show, each refused with the setting named
+    for bad, match in [
+            (torch.nn.RNN(5, 4, nonlinearity="relu"), "nonlinearity='relu'"),
+            (torch.nn.LSTM(5, 4), "LSTM"),
+            (torch.nn.GRU(5, 4), "GRU"),
+            (torch.nn.RNN(5, 4, num_layers=2), "num_layers = 2"),
+            (torch.nn.RNN(5, 4, bidirectional=True), "bidirectional = True"),
+            (torch.nn.RNN(5, 4, bias=False), "bias = False")]:
+        with pytest.raises(ValueError, match=re.escape(match)):
+            from_torch_modules(bad, linear)
+    with pytest.raises(ValueError, match="linear has no bias"):
+        from_torch_modules(rnn, torch.nn.Linear(4, 3, bias=False))
+    with pytest.raises(TypeError, match="rnn must be a torch.nn module"):
+        from_torch_modules(rnn.state_dict(), linear)
+
+
+def test_lazily_negated_tensors_are_read_as_their_values():
+    """torch._neg_view (and .conj() of a real tensor) give views NumPy cannot
+    read directly; they are resolved, not refused."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(3)
+    rnn, linear = torch_modules(torch, 5, 4, 3, np.float32)
+    sd = {k: v.detach() for k, v in {**rnn.state_dict(), **linear.state_dict()}.items()}
+    neg = dict(sd, weight_hh_l0=torch._neg_view(-sd["weight_hh_l0"]),
+               weight=(-sd["weight"]).neg().conj())
+    assert neg["weight_hh_l0"].is_neg()
+    p, q = from_torch_state_dict(sd), from_torch_state_dict(neg)
+    for k in p:
+        np.testing.assert_array_equal(p[k], q[k])
 
 
 def test_gradients_map_like_the_weights():

@@ -34,8 +34,8 @@ import numpy as np
 
 from ._validate import FLOAT_DTYPES, INT_MAX, check_params
 
-__all__ = ["to_torch_state_dict", "from_torch_state_dict", "to_keras_weights",
-           "from_keras_weights", "TORCH_KEYS", "KERAS_KEYS"]
+__all__ = ["to_torch_state_dict", "from_torch_state_dict", "from_torch_modules",
+           "to_keras_weights", "from_keras_weights", "TORCH_KEYS", "KERAS_KEYS"]
 
 #: Keys of :func:`to_torch_state_dict`: ``nn.RNN``'s four, then ``nn.Linear``'s two.
 TORCH_KEYS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight", "bias")
@@ -52,6 +52,11 @@ def _to_numpy(value, name: str) -> np.ndarray:
     try:
         if callable(getattr(value, "detach", None)) and callable(getattr(value, "cpu", None)):
             value = value.detach().cpu()
+            # a lazily negated or conjugated view (torch._neg_view, .conj()):
+            # NumPy cannot read it until the bit is resolved into a copy
+            for resolve in ("resolve_conj", "resolve_neg"):
+                if callable(getattr(value, resolve, None)):
+                    value = getattr(value, resolve)()
         arr = np.asarray(value)
     except Exception as exc:  # ragged lists, bfloat16 tensors, ...
         raise TypeError(f"{name} could not be converted to a NumPy array: {exc}") from None
@@ -204,8 +209,9 @@ def from_torch_state_dict(state_dict) -> dict:
         ``bias_ih_l0`` (H,), ``bias_hh_l0`` (H,), ``weight`` (O, H) and
         ``bias`` (O,), e.g. ``{**rnn.state_dict(), **linear.state_dict()}``
         for ``rnn = nn.RNN(I, H, batch_first=True)`` (single layer,
-        unidirectional, with biases, ``nonlinearity="tanh"``) and
-        ``linear = nn.Linear(H, O)``.  Values are NumPy arrays or array-likes,
+        unidirectional, with biases, ``nonlinearity="tanh"``: a state dict
+        cannot show the nonlinearity, :func:`from_torch_modules` checks it)
+        and ``linear = nn.Linear(H, O)``.  Values are NumPy arrays or array-likes,
         or tensors (anything with ``detach()`` and ``cpu()``, converted with
         ``np.asarray(t.detach().cpu())``), all float32 or all float64.
 
@@ -257,6 +263,63 @@ def from_torch_state_dict(state_dict) -> dict:
     _check_arrays(a, names, dict(zip(TORCH_KEYS, (2, 2, 1, 1, 2, 1))), _torch_shapes)
     return _params(a["weight_ih_l0"], a["weight_hh_l0"], a["bias_ih_l0"] + a["bias_hh_l0"],
                    a["weight"], a["bias"])
+
+
+def from_torch_modules(rnn, linear) -> dict:
+    """fastrnn parameters from a PyTorch ``nn.RNN`` and ``nn.Linear``, after
+    checking that they compute fastrnn's model.
+
+    A state dict cannot tell a ``nonlinearity="relu"`` RNN from a tanh one;
+    the modules can.  Reads the modules' attributes only (PyTorch is not
+    imported here).
+
+    Parameters
+    ----------
+    rnn : torch.nn.RNN
+        ``nonlinearity="tanh"`` (the default), ``num_layers=1``,
+        ``bidirectional=False``, ``bias=True``; any ``batch_first``.
+    linear : torch.nn.Linear
+        ``bias=True``, ``in_features`` = the RNN's ``hidden_size``.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        As :func:`from_torch_state_dict` of
+        ``{**rnn.state_dict(), **linear.state_dict()}``.
+
+    Raises
+    ------
+    ValueError
+        For an LSTM, GRU or ReLU RNN, more than one layer, a bidirectional
+        RNN, or a module without biases (naming the setting), and as
+        :func:`from_torch_state_dict`.
+    TypeError
+        For objects that are not such modules, and as
+        :func:`from_torch_state_dict`.
+
+    Notes
+    -----
+    Thread safety: a pure function returning fresh arrays; safe from
+    several threads (the modules must not be trained meanwhile).
+    """
+    for module, what in ((rnn, "rnn"), (linear, "linear")):
+        if not callable(getattr(module, "state_dict", None)):
+            raise TypeError(f"{what} must be a torch.nn module, got {type(module).__name__}")
+    mode = getattr(rnn, "mode", None)
+    if mode != "RNN_TANH":
+        shown = "nn.RNN(nonlinearity='relu')" if mode == "RNN_RELU" else repr(mode)
+        raise ValueError(
+            f"rnn must be an nn.RNN with nonlinearity='tanh' (fastrnn computes "
+            f"a<t> = tanh(...)), got {type(rnn).__name__} of mode {shown}")
+    settings: tuple[tuple[str, object], ...] = (
+        ("num_layers", 1), ("bidirectional", False), ("bias", True), ("proj_size", 0))
+    for attr, want in settings:
+        got = getattr(rnn, attr, want)
+        if got != want:
+            raise ValueError(f"rnn.{attr} = {got!r}; fastrnn's model needs {want!r}")
+    if getattr(linear, "bias", None) is None:
+        raise ValueError("linear has no bias (bias=False); fastrnn's output layer has one (by)")
+    return from_torch_state_dict({**rnn.state_dict(), **linear.state_dict()})
 
 
 # ---------------------------------------------------------------------------
