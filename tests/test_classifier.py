@@ -1,6 +1,7 @@
 """SequenceClassifier: learning, scikit-learn conventions, padding, bad inputs."""
 import itertools
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -85,6 +86,54 @@ def test_non_contiguous_int_labels():
     assert clf.classes_.tolist() == [-3, 7, 10]
     assert set(clf.predict(X).tolist()) <= {-3, 7, 10}
     assert clf.score(X, labels) >= 0.95
+
+
+MIXED = [
+    ([1, "a", 1, "a"], r"y has labels of mixed types: 1 at \[0\] is a number and 'a' at \[1\] a string"),
+    (np.array(["a", 2.5, "a", 2.5], dtype=object), r"'a' at \[0\] is a string and 2.5 at \[1\] a number"),
+    ([True, True, "x", "x"], r"True at \[0\] is a number and 'x' at \[2\] a string"),
+    (["a", b"b", "a", b"b"], r"'a' at \[0\] is a string and b'b' at \[1\] a bytes object"),
+]
+
+
+@pytest.mark.parametrize("y, match", MIXED, ids=["int-str", "object-str-float", "bool-str", "str-bytes"])
+def test_labels_of_mixed_types_are_refused(y, match):
+    # NumPy makes [1, "a"] the strings ['1', 'a']: predict would return '1' for 1
+    X = [[0, 1], [1, 0], [0, 0], [1, 1]]
+    clf = SequenceClassifier(hidden_size=4, epochs=1)
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X, y)
+    assert not hasattr(clf, "params_")
+    with pytest.raises(ValueError, match=match.replace("y has", "classes has")):
+        clf.partial_fit(X, [0, 1, 0, 1], classes=y)
+    fitted_clf = SequenceClassifier(hidden_size=4, epochs=1).fit(X, [0, 1, 0, 1])
+    with pytest.raises(ValueError, match=match):
+        fitted_clf.score(X, y)
+
+
+def test_labels_differing_by_a_trailing_nul():
+    # NumPy's fixed-width strings drop trailing NULs: "a\x00" would be the class "a"
+    X, y = small_problem()
+    names = ["a", "a\x00", "b"]
+    labels = [names[i] for i in y]
+    at = labels.index("a\x00")
+    nul_label = re.escape(f"has the label {names[1]!r} at [{at}], which ends in a NUL character")
+    clf = SequenceClassifier(hidden_size=8, epochs=30, seed=0)
+    with pytest.raises(ValueError, match=f"y {nul_label}.*would become 'a'.*object array"):
+        clf.fit(X, labels)
+    with pytest.raises(ValueError, match=re.escape("classes has the label 'a\\x00' at [1]")):
+        clf.partial_fit(X[:1], ["a"], classes=names)
+    with pytest.raises(ValueError, match=re.escape("y has the label b'a\\x00'")):
+        clf.fit(X, [name.encode() for name in labels])
+    assert not hasattr(clf, "params_")
+    # an object array keeps the labels as given: three classes, predicted as given
+    clf.fit(X, np.array(labels, dtype=object))
+    assert clf.classes_.tolist() == sorted(names)
+    assert set(clf.predict(X).tolist()) <= set(names)
+    assert clf.score(X, np.array(labels, dtype=object)) >= 0.95
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict(X), clf.predict(X))
+    assert again.classes_.tolist() == sorted(names)
 
 
 def test_predict_proba_rows_sum_to_one_and_argmax_is_predict():

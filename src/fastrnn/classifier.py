@@ -89,6 +89,54 @@ def _check_unsigned(a: np.ndarray, where: str) -> None:
                                 f"ids must be in [0, input_size)")
 
 
+def _label_kind(value) -> str | None:
+    """"string", "bytes object" or "number": the kinds NumPy would make one string type."""
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bytes):
+        return "bytes object"
+    if isinstance(value, (numbers.Number, np.bool_)):
+        return "number"
+    return None
+
+
+def _check_labels(labels, arr: np.ndarray, name: str) -> None:
+    """Refuse labels that NumPy would silently change in `arr` (= np.asarray(labels)).
+
+    A mix of strings and numbers (or str and bytes) becomes one string type,
+    so a predicted 1 would come back as '1'; fixed-width strings drop
+    trailing NULs, so 'a\\x00' would come back as 'a' (the class of 'a').
+    Object arrays hold the labels as given: only the mix is refused there.
+    """
+    if arr.dtype.kind == "O":
+        values = arr
+    elif arr.dtype.kind in "US" and not isinstance(labels, np.ndarray):
+        values = np.asarray(labels, dtype=object)   # the labels before NumPy converted them
+    else:
+        return   # numbers, or strings that were fixed-width before they reached us
+    if len(set(map(type, values))) > 1:
+        first: dict[str, int] = {}
+        for i, v in enumerate(values):
+            kind = _label_kind(v)
+            if kind is not None:
+                first.setdefault(kind, i)
+            if len(first) > 1:
+                (k1, i1), (k2, i2) = first.items()
+                raise ValueError(
+                    f"{name} has labels of mixed types: {values[i1]!r} at [{i1}] is a {k1} "
+                    f"and {values[i2]!r} at [{i2}] a {k2}; use labels of one type "
+                    "(scikit-learn also refuses a mix of label input types)")
+    if arr.dtype.kind in "US":
+        nul: Any = "\x00" if arr.dtype.kind == "U" else b"\x00"
+        for i, v in enumerate(values):
+            if isinstance(v, type(nul)) and v.endswith(nul):
+                raise ValueError(
+                    f"{name} has the label {v!r} at [{i}], which ends in a NUL character: "
+                    f"NumPy's fixed-width strings drop trailing NULs, so it would become "
+                    f"{v.rstrip(nul)!r}; pass {name} as an object array "
+                    f"(np.array({name}, dtype=object)) to keep such labels")
+
+
 # ---------------------------------------------------------------------------
 # sequences: ragged input held as one flat id array plus offsets
 # ---------------------------------------------------------------------------
@@ -482,6 +530,7 @@ class SequenceClassifier:
             raise ValueError(
                 f"X and y have inconsistent numbers of samples: {n} sequences, "
                 f"{y_arr.shape[0]} labels")
+        _check_labels(y, y_arr, "y")
         if y_arr.dtype.kind in "fc" and not np.isfinite(y_arr).all():
             pos = int(np.flatnonzero(~np.isfinite(y_arr))[0])
             raise ValueError(f"y has the label {y_arr[pos]!r} at [{pos}]; labels must "
@@ -578,8 +627,10 @@ class SequenceClassifier:
             per sample; or a 2-d integer array of equal-length sequences; or,
             with ``vocab``, a list of non-empty strings.
         y : array_like of shape (n_sequences,)
-            Labels (ints, strings, any sortable hashable values); at least
-            two distinct ones.
+            Labels (ints, strings, any sortable hashable values) of one type;
+            at least two distinct ones.  A string ending in a NUL character
+            needs `y` as an object array (NumPy's fixed-width strings drop
+            trailing NULs).
 
         Returns
         -------
@@ -590,7 +641,9 @@ class SequenceClassifier:
         ------
         ValueError
             For bad hyperparameters, an empty `X` or sequence, mismatched
-            lengths of `X` and `y`, or fewer than two classes.
+            lengths of `X` and `y`, fewer than two classes, labels that mix
+            strings and numbers (or str and bytes), or a label ending in NUL
+            when `y` is not an object array.
         TypeError
             For inputs of the wrong type (e.g. float ids).
         IndexError
@@ -648,6 +701,7 @@ class SequenceClassifier:
             if classes_arr.ndim != 1:
                 raise ValueError(f"classes must be 1-d (a list of labels), got shape "
                                  f"{classes_arr.shape}")
+            _check_labels(classes, classes_arr, "classes")
             all_classes = self._unique(classes_arr, "classes")
             if all_classes.shape[0] < 2:
                 raise ValueError(
