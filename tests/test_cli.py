@@ -1,10 +1,13 @@
 """The fastrnn command, run in-process through main([...]) (and once as python -m)."""
 import importlib.util
+import io
 import os
 import re
 import stat
 import subprocess
 import sys
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -205,6 +208,118 @@ def test_corpus_from_a_closed_stdin(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "stdin", None)   # as Python sets it when fd 0 is closed
     code, _, err = _run(capsys, "train", "-", "--out", tmp_path / "m.npz")
     assert code == 2 and "standard input: it is closed" in err, err
+
+def _limited_run(argv, stdin, cwd):
+    """python -m fastrnn in a child with 1 GiB of address space: a read without
+    end fails there with a MemoryError instead of exhausting the machine."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+    pythonpath = [SRC] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(pythonpath))
+    return subprocess.run([sys.executable, "-m", "fastrnn", *argv], stdin=stdin, env=env,
+                          cwd=cwd, capture_output=True, text=True, timeout=120,
+                          preexec_fn=limit)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_corpus_that_is_a_device_is_refused(tmp_path):
+    # /dev/zero never ends: it was read until the process ran out of memory
+    with open("/dev/zero", "rb") as zero:   # read-only
+        by_path = _limited_run(["train", "/dev/zero", "--no-progress"], None, tmp_path)
+        by_stdin = _limited_run(["train", "-", "--no-progress"], zero, tmp_path)
+    for r, match in [(by_path, "cannot read corpus '/dev/zero': it is a character device"),
+                     (by_stdin, "cannot read corpus '-': standard input is a character device")]:
+        assert r.returncode == 2, r.stderr[-2000:]
+        assert r.stderr.startswith("fastrnn: error: ") and r.stderr.count("\n") == 1, r.stderr
+        assert match in r.stderr, r.stderr
+    assert not (tmp_path / "model.npz").exists()
+
+
+def _fifo_writer(path, data, endless):
+    """A thread writing `data` into the FIFO `path` (again and again if
+    `endless`) until the reader closes it; gives up after 60 s without one."""
+    def run():
+        deadline = time.monotonic() + 60
+        while True:
+            try:   # non-blocking: fails until a reader opens the FIFO
+                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.01)
+        os.set_blocking(fd, True)
+        try:
+            os.write(fd, data)
+            while endless:
+                os.write(fd, data)
+        except BrokenPipeError:   # the reader stopped reading
+            pass
+        finally:
+            os.close(fd)
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_corpus_from_a_fifo_is_read_up_to_a_limit(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "_STREAM_LIMIT", 4 * len(TEXT))
+    fifo = tmp_path / "corpus.fifo"
+    os.mkfifo(fifo)
+    # a FIFO that ends (as from `<(zcat corpus.gz)`) is a corpus like a file
+    writer = _fifo_writer(fifo, TEXT.encode(), endless=False)
+    code, out, err = _run(capsys, "train", fifo, *SMALL, "--steps", "2", "--sample-every", "0",
+                          "--out", tmp_path / "m.npz")
+    writer.join(60)
+    assert code == 0, err
+    assert LanguageModel.load(tmp_path / "m.npz").step_ == 2
+    # one whose writer never closes it: a one-line error once the limit is passed
+    writer = _fifo_writer(fifo, TEXT.encode(), endless=True)
+    code, out, err = _run(capsys, "train", fifo, *SMALL, "--steps", "2", "--sample-every", "0",
+                          "--out", tmp_path / "m2.npz")
+    writer.join(60)
+    assert code == 2 and err.count("\n") == 1, err
+    assert re.search(r"cannot read corpus '.*corpus\.fifo': it is not a regular file and did "
+                     rf"not end within {4 * len(TEXT)} bytes", err), err
+    assert not writer.is_alive() and not (tmp_path / "m2.npz").exists()
+
+
+def test_corpus_from_stdin_is_read_up_to_a_limit(capsys, tmp_path, monkeypatch):
+    data = TEXT.encode()
+    for limit, expected in [(len(data), 0), (len(data) - 1, 2)]:
+        monkeypatch.setattr(cli, "_STREAM_LIMIT", limit)
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+        code, out, err = _run(capsys, "train", "-", *SMALL, "--steps", "2",
+                              "--sample-every", "0", "--out", tmp_path / "m.npz")
+        assert code == expected, err
+    assert f"corpus '-': it is not a regular file and did not end within {len(data) - 1} " \
+        "bytes" in err
+    # a pipe whose writer never closes it
+    monkeypatch.setattr(cli, "_STREAM_LIMIT", 3 * len(data))
+    r, w = os.pipe()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(os.fdopen(r, "rb")))
+
+    def write():
+        try:
+            while True:
+                os.write(w, data)
+        except BrokenPipeError:
+            pass
+        finally:
+            os.close(w)
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    code, out, err = _run(capsys, "train", "-", *SMALL, "--steps", "2", "--sample-every", "0",
+                          "--out", tmp_path / "m2.npz")
+    sys.stdin.close()   # the writer sees a broken pipe
+    writer.join(60)
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"did not end within {3 * len(data)} bytes" in err, err
+    assert not writer.is_alive()
+
 
 def test_word_level(capsys, tmp_path, corpus):
     out = tmp_path / "w.npz"

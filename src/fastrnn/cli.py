@@ -5,8 +5,9 @@
     fastrnn bench [options]              time loss_and_grads against the NumPy reference
 
 Also available as ``python -m fastrnn``.  Every user error (a missing,
-unreadable, non-UTF-8 or empty file, a corrupt or foreign checkpoint, a bad
-option value) ends with a one-line ``fastrnn: error: ...`` on stderr and exit
+unreadable, non-UTF-8 or empty file, a device or a pipe that does not end
+within 256 MiB as the corpus, a corrupt or foreign checkpoint, a bad option
+value) ends with a one-line ``fastrnn: error: ...`` on stderr and exit
 status 2.
 """
 from __future__ import annotations
@@ -44,6 +45,10 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "init_state": "zeros",
 }
 _WORD_MAX_VOCAB = 10_000
+#: The most read from a corpus that is not a regular file (a pipe, FIFO or
+#: terminal): an endless one (``yes |``, a FIFO whose writer never closes)
+#: was read until the process ran out of memory.  Holds enwik8 (100 MB).
+_STREAM_LIMIT = 256 * 2**20
 
 
 class CLIError(Exception):
@@ -131,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="When resuming, the model's size, level, dtype and vocabulary come from the "
         "checkpoint, and options not given default to the values of its last run.")
     t.add_argument("corpus", nargs="?", metavar="CORPUS",
-                   help="UTF-8 text file ('-' for standard input); default: built-in corpus")
+                   help="UTF-8 text file ('-' for standard input; a pipe is read up to "
+                   f"{_size(_STREAM_LIMIT)}); default: built-in corpus")
     t.add_argument("--level", choices=("char", "word"),
                    help=f"tokens: characters or words (default: {d['level']})")
     t.add_argument("--hidden", type=_positive_int, metavar="N",
@@ -221,15 +227,59 @@ def _say(msg: str = "") -> None:
         sys.stdout.flush()
 
 
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n % 2**20 == 0 else f"{n} bytes"
+
+
+def _device(mode: int) -> str | None:
+    """'a character device' or 'a block device' for such a file mode, else None."""
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return None
+
+
+def _read_stream(f, path: str) -> bytes | bytearray:
+    """All of `f`, a stream of unknown length, or a CLIError past _STREAM_LIMIT."""
+    limit = _STREAM_LIMIT
+    data = bytearray()
+    while True:
+        chunk = f.read(min(2**20, limit + 1 - len(data)))
+        if not chunk:
+            return data
+        data += chunk
+        if len(data) > limit:
+            raise CLIError(f"cannot read corpus {path!r}: it is not a regular file and did "
+                           f"not end within {_size(limit)} (the most read from a pipe or "
+                           "terminal); save the corpus to a file and give its path")
+
+
 def _read_corpus(path: str) -> str:
+    data: bytes | bytearray
     try:
         if path == "-":
             if sys.stdin is None:   # started with standard input closed
                 raise CLIError("cannot read corpus from standard input: it is closed")
-            data = sys.stdin.buffer.read()
+            f = sys.stdin.buffer
+            try:
+                mode = os.fstat(f.fileno()).st_mode
+            except (OSError, ValueError):   # a stream without a descriptor: read it capped
+                mode = stat.S_IFIFO
+            kind = _device(mode)
+            if kind and not f.isatty():   # e.g. < /dev/zero; a terminal is read capped
+                raise CLIError(f"cannot read corpus {path!r}: standard input is {kind}, "
+                               "not a text file")
+            data = f.read() if stat.S_ISREG(mode) else _read_stream(f, path)
         else:
+            kind = _device(os.stat(path).st_mode)   # refused before opening it
+            if kind:
+                raise CLIError(f"cannot read corpus {path!r}: it is {kind}, not a text file")
             with open(path, "rb") as f:
-                data = f.read()
+                if stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    data = f.read()
+                else:   # a FIFO, or /dev/stdin of a pipe
+                    data = _read_stream(f, path)
     except FileNotFoundError:
         raise CLIError(f"cannot read corpus {path!r}: no such file") from None
     except IsADirectoryError:
