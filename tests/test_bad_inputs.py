@@ -183,8 +183,7 @@ CASES = [
     ("perplexity/data 2-d", lambda c: c.lm.perplexity(c.own(np.zeros((1, 4), int))), ValueError, r"data must be a 1-d .* shape \(1, 4\)"),
     ("perplexity/batch_size=-3", lambda c: c.lm.perplexity(TEXT, batch_size=-3), ValueError, "batch_size must be >= 1, got -3"),
     # -- LanguageModel.sample --------------------------------------------------------
-    ("sample/length=0", lambda c: c.lm.sample(0), ValueError, "length must be >= 1, got 0"),
-    ("sample/length=-1", lambda c: c.lm.sample(-1), ValueError, "length must be >= 1, got -1"),
+    ("sample/length=-1", lambda c: c.lm.sample(-1), ValueError, "length must be >= 0, got -1"),
     ("sample/length=1.5", lambda c: c.lm.sample(1.5), TypeError, "length must be an integer, got 1.5"),
     ("sample/length='3'", lambda c: c.lm.sample("3"), TypeError, "length must be an integer, got '3'"),
     ("sample/temperature=-1", lambda c: c.lm.sample(5, temperature=-1), ValueError, "temperature must be a positive finite number, got -1"),

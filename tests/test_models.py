@@ -304,10 +304,27 @@ def test_sample():
         m.sample(5, stop="Z")
     with pytest.raises(ValueError):
         m.sample(5, temperature=0)
-    with pytest.raises(ValueError):
-        m.sample(0)
+    with pytest.raises(ValueError, match="length must be >= 0, got -1"):
+        m.sample(-1)
     with pytest.raises(TypeError):
         m.sample(5, prime=3)
+
+
+@pytest.mark.parametrize("level", ["char", "word"])
+def test_sample_of_length_zero_is_empty_as_in_fastrnn_sample(level):
+    # LanguageModel.sample(0) refused 0, which fastrnn.sample accepts (no ids)
+    m = LanguageModel.from_text(TEXT, 8, level=level, seed=0)
+    assert fastrnn.sample(m.params, 0, a0=m.a0, seed=0).shape == (0,)
+    for kwargs in [{}, {"prime": "the "}, {"seed": 3, "temperature": 0.5, "top_k": 2},
+                   {"stop": m.vocab.tokens[-1]}]:
+        s = m.sample(0, **kwargs)
+        assert isinstance(s, str) and s == m.vocab.decode(fastrnn.sample(m.params, 0)), kwargs
+        assert s == ""
+    # the other arguments are still checked
+    with pytest.raises(TypeError, match="prime must be a str"):
+        m.sample(0, prime=3)
+    with pytest.raises(ValueError, match="temperature"):
+        m.sample(0, temperature=0)
 
 
 def test_word_level_model(tmp_path):

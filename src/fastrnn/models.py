@@ -607,7 +607,8 @@ class LanguageModel:
         Parameters
         ----------
         length : int, default 200
-            Number of tokens to generate.
+            Number of tokens to generate, >= 0 (0 gives ``""``, as
+            :func:`fastrnn.sample` gives no ids).
         prime : str, optional
             Text fed to the model first (from :attr:`a0`); the sample
             continues it.  Without it, generation starts from :attr:`a0`, the
@@ -635,7 +636,7 @@ class LanguageModel:
     def _sample_ids(self, length, *, prime=None, temperature=1.0, top_k=None, seed=None,
                     stop=None) -> np.ndarray:
         """:meth:`sample`'s token ids, before decoding."""
-        length = check_int(length, "length")
+        length = check_int(length, "length", minimum=0)
         _positive_float(temperature, "temperature")
         if top_k is not None:
             top_k = check_int(top_k, "top_k")
