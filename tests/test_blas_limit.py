@@ -37,7 +37,9 @@ X = rng.integers(0, 65, (4, 16)); Y = rng.integers(0, 65, (4, 16))
 b = _validate.check_batch(p, X, Y, None, None, need_Y=True)
 assert _api._plan(b)[0] is _api._one_blas_thread, "not in the one-thread range"
 ORIG = _blas.num_threads()
-assert ORIG == 2, ORIG
+if ORIG < 2:   # OpenBLAS caps its threads at the CPUs this process may use
+    print("SKIP", ORIG)
+    sys.exit(0)
 want = fastrnn.loss_and_grads(p, X, Y)[0]
 """
 
@@ -54,6 +56,8 @@ def run(body, timeout=120):
     except subprocess.TimeoutExpired:
         pytest.fail(f"hung: no exit within {timeout} s")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    if proc.stdout.startswith("SKIP"):
+        pytest.skip(f"OpenBLAS runs {proc.stdout.split()[1]} thread here: nothing to limit")
     return proc.stdout
 
 
