@@ -277,6 +277,75 @@ def test_one_blas_thread_inside_small_steps_and_restored_after():
     assert blas_limits() == before and _blas.depth() == 0
 
 
+def test_a_setting_changed_during_a_call_is_kept():
+    """The last call out restores the caller's setting only if BLAS is still
+    on the one thread the limit set: a change made meanwhile (here from the
+    kernels' spy, i.e. during the call) is kept, not overwritten."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fastrnn import _blas
+    orig = kernel_blas_threads()
+    if orig < 2:
+        pytest.skip("BLAS runs on one thread here")
+    p, X, Y, a0, lengths = make_problem("lengths", I=20, H=96, B=8, T=5, seed=33)
+    changed = []
+    try:
+        with spying_kernels(lambda args: changed.append(
+                threadpoolctl.threadpool_limits(limits=orig + 1, user_api="blas"))):
+            fastrnn.loss_and_grads(p, X, Y, a0, lengths)
+        assert kernel_blas_threads() == orig + 1 and _blas.depth() == 0
+    finally:
+        for c in changed:
+            c.restore_original_limits()
+        threadpoolctl.threadpool_limits(limits=orig, user_api="blas")
+    assert kernel_blas_threads() == orig
+
+
+def test_plan_does_not_depend_on_another_threads_call():
+    """While another thread's call holds BLAS on one thread, a large call
+    plans from the caller's setting (the same products, the same bits),
+    not from the one thread of the call in flight."""
+    from fastrnn import _api, _blas, _validate
+    if kernel_blas_threads() < 2:
+        pytest.skip("BLAS runs on one thread here")
+    big = make_problem("steps", I=5, H=512, O=5, B=16, T=2, seed=0)
+    bb = _validate.check_batch(big[0], big[1], big[2], None, None, need_Y=True)
+    alone = _api._plan(bb)
+    want = fastrnn.loss_and_grads(*big[:3])
+    with _blas.OneBlasThread():          # as another thread's call inside
+        assert _blas.num_threads() == 1 and _blas.depth() == 1
+        assert _api._plan(bb) == alone
+        got = fastrnn.loss_and_grads(*big[:3])
+    assert got[0] == want[0]
+    for k in want[1]:
+        np.testing.assert_array_equal(got[1][k], want[1][k])
+
+
+@pytest.mark.parametrize("threads, plan", [(-1, (False, 0, False)), (1, (False, 0, True))])
+def test_plan_where_blas_cannot_be_limited(threads, plan, monkeypatch):
+    """A BLAS fastrnn cannot limit (not a pthreads OpenBLAS): mid-sized calls
+    still use fastrnn's threads for the steps; the gradients' halves run side
+    by side only when BLAS is known to run on one thread (an OpenBLAS built
+    without threads)."""
+    from fastrnn import _api, _validate
+
+    class Unlimitable:
+        OneBlasThread = _api._blas.OneBlasThread
+
+        @staticmethod
+        def limitable():
+            return False
+
+        @staticmethod
+        def caller_threads():
+            return threads
+
+    monkeypatch.setattr(_api, "_blas", Unlimitable)
+    mid = make_problem("steps", I=5, H=128, O=5, B=32, T=2, seed=1)
+    b = _validate.check_batch(mid[0], mid[1], mid[2], None, None, need_Y=True)
+    assert _api._plan(b)[1:] == plan
+    check_against_reference(*mid[:3], None, None, np.float64)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("mode", ["steps", "lengths", "dense", "many_to_one"])
 def test_blas_per_step_products_match_reference(mode, dtype, monkeypatch):

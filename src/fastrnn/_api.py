@@ -67,9 +67,10 @@ def _blas_threads(b: _validate.Batch):
 
 
 def _blas_many() -> bool:
-    """Whether BLAS may use more than one thread now (the caller's setting;
-    where it cannot be read, yes: a BLAS of its own threads)."""
-    return _blas.num_threads() != 1
+    """Whether BLAS may use more than one thread (the caller's setting, not
+    the one thread another thread's call may have set meanwhile; where it
+    cannot be read, yes: a BLAS of its own threads)."""
+    return _blas.caller_threads() != 1
 
 
 #: _plan's answer below ONE_THREAD_STEP: nothing to limit, the kernels on one thread
@@ -109,8 +110,11 @@ def _plan(b: _validate.Batch):
         return _SMALL_PLAN   # too small for threads of any kind (the usual tiny call)
     limit = _blas_threads(b)
     if limit is _one_blas_thread:
-        if not _blas.limitable():   # BLAS cannot be limited: its threads do the work
-            return limit, False, 1, False
+        if not _blas.limitable() and _blas_many():
+            # a BLAS whose threads cannot be limited (not an OpenBLAS of
+            # pthreads): fastrnn's threads for the steps, and the batched
+            # gradients one after the other, each with BLAS's threads
+            return limit, False, 0, False
         return limit, False, 0, True
     if _blas_many():
         return limit, bhh >= hi, 1, False

@@ -28,7 +28,10 @@ def limitable() -> bool:
     """Whether BLAS's threads can be limited here (a pthreads OpenBLAS)."""
 
 def num_threads() -> int:
-    """BLAS's current thread setting; -1 if it cannot be read (not limitable)."""
+    """BLAS's current thread setting (1 without threads); -1 if unreadable."""
+
+def caller_threads() -> int:
+    """The caller's BLAS setting, as num_threads() but while a call limits BLAS."""
 
 def depth() -> int:
     """Callers inside OneBlasThread now (for tests)."""

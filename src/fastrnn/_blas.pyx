@@ -58,14 +58,15 @@ ctypedef void (*_set_fn)(int) noexcept nogil
 
 cdef _get_fn _get_threads = NULL   # NULL: SciPy's BLAS is not a threaded OpenBLAS we know
 cdef _set_fn _set_threads = NULL
+cdef bint _serial = False          # an OpenBLAS built without threads
 cdef int _depth = 0                # callers inside _OneBlasThread
-cdef int _saved = 0                # the setting to restore when the last one leaves
+cdef int _saved = 0                # the caller's setting, restored when the last one leaves
 cdef bytes _library = b""
 
 
 cdef void _find() noexcept:
     """Look up SciPy's OpenBLAS thread functions (once, at import)."""
-    global _get_threads, _set_threads, _library
+    global _get_threads, _set_threads, _library, _serial
     cdef Dl_info info
     cdef void* handle
     cdef _get_fn parallel
@@ -97,6 +98,7 @@ cdef void _find() noexcept:
             if parallel() == 1:
                 _get_threads = <_get_fn> get
                 _set_threads = <_set_fn> put
+            _serial = parallel() == 0
             return
 
 
@@ -114,13 +116,32 @@ def limitable():
 
 
 def num_threads():
-    """BLAS's current thread setting; -1 if it cannot be read (not limitable)."""
-    return _get_threads() if _get_threads != NULL else -1
+    """BLAS's current thread setting (1 for an OpenBLAS without threads); -1
+    if it cannot be read."""
+    if _get_threads != NULL:
+        return _get_threads()
+    return 1 if _serial else -1
+
+
+def caller_threads():
+    """The caller's BLAS setting: num_threads(), or while a call holds BLAS
+    on one thread, the setting it will restore (so that what a call plans
+    does not depend on other threads' calls)."""
+    if _get_threads != NULL and _depth > 0:
+        return _saved
+    return num_threads()
 
 
 def depth():
     """Callers inside _OneBlasThread now (for tests)."""
     return _depth
+
+
+cdef void _leave() noexcept:
+    """The last caller out: the caller's setting back, unless someone changed
+    it meanwhile (set anything but the 1 set here): that change is kept."""
+    if _saved > 1 and _get_threads() == 1:
+        _set_threads(_saved)
 
 
 def _after_fork_in_child():
@@ -129,8 +150,8 @@ def _after_fork_in_child():
     global _depth
     if _depth > 0:
         _depth = 0
-        if _set_threads != NULL and _saved > 1:
-            _set_threads(_saved)
+        if _get_threads != NULL:
+            _leave()
 
 
 import os as _os
@@ -142,8 +163,10 @@ cdef class OneBlasThread:
     """Context manager: BLAS on one thread while any caller is inside.
 
     Counted in C under the GIL (see above): the first caller in saves the
-    setting and sets one thread, the last one out restores it.  Does nothing
-    where BLAS cannot be limited.
+    setting and sets one thread, the last one out restores it if it is still
+    one thread.  Does nothing where BLAS cannot be limited.  A limit set by
+    other code (threadpoolctl) while a call is inside saves this one thread
+    as its "original" and restores it; fastrnn cannot see that.
     """
 
     def __enter__(self):
@@ -160,6 +183,6 @@ cdef class OneBlasThread:
         global _depth
         if _get_threads != NULL and _depth > 0:
             _depth -= 1
-            if _depth == 0 and _saved > 1:
-                _set_threads(_saved)
+            if _depth == 0:
+                _leave()
         return None
