@@ -431,6 +431,13 @@ def test_load_state_dict_validation():
     with pytest.raises(ValueError, match="step"):
         fresh.load_state_dict(bad)
 
+    # a uint64 step past int64: refused, and the optimizer stays usable
+    before = int(fresh.state_dict()["step"])
+    bad = dict(good, step=np.array(2**63, dtype=np.uint64))
+    with pytest.raises(ValueError, match=r"'step' must be in \[0, 9223372036854775807\]"):
+        fresh.load_state_dict(bad)
+    assert int(fresh.state_dict()["step"]) == before
+
     bad = dict(good, lr=np.array(-1.0))
     with pytest.raises(ValueError, match="lr"):
         fresh.load_state_dict(bad)
@@ -691,6 +698,21 @@ def test_clip_by_global_norm_refuses_gradients_that_share_memory(compiled, monke
         assert norm == pytest.approx(clip_by_global_norm(alone, 1.0), rel=1e-14) and norm > 1
         for k in g:
             np.testing.assert_allclose(g[k], alone[k], rtol=1e-14)
+
+
+def test_clip_by_global_norm_finds_one_shared_pair_among_many():
+    """Thousands of gradients (the check sorts their extents rather than
+    comparing every pair): apart, accepted; one overlap among them, refused
+    with its two keys, whatever their order in the mapping."""
+    rng = np.random.default_rng(6)
+    buf = rng.standard_normal(3000 * 4) * 10
+    parts = [buf[4 * i:4 * i + 4] for i in range(3000)]
+    order = rng.permutation(3000)
+    g = {f"g{i}": parts[i] for i in order}
+    assert clip_by_global_norm(g, 1.0) > 1.0
+    g["late"] = buf[4 * 1234 + 2:4 * 1234 + 6]     # overlaps g1234 and g1235
+    with pytest.raises(ValueError, match="'g123[45]' and 'late' share memory"):
+        clip_by_global_norm(g, 1.0)
 
 
 @pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "5", None])

@@ -350,32 +350,31 @@ def overlapping(arrays):
     """Pairs (i, j), i < j, of the ndarrays in the sequence `arrays` whose
     byte extents (first to last element, any strides) overlap: a superset of
     the pairs that share memory, for np.shares_memory to decide.  Empty
-    arrays overlap nothing."""
-    cdef Py_ssize_t k = len(arrays), i, j, d
+    arrays overlap nothing.  The extents sorted by start, then swept: k log k
+    for arrays apart (the usual case), more only for pairs that overlap."""
+    cdef Py_ssize_t k = len(arrays), i, d
     cdef cnp.ndarray x
     cdef char* lo
     cdef char* hi
     cdef Py_ssize_t step
-    cdef list los = [], his = [], pairs = []
+    cdef list extents = [], pairs = [], active = []
     for i in range(k):
         x = <cnp.ndarray?> arrays[i]
-        lo = hi = <char*> cnp.PyArray_DATA(x)
         if cnp.PyArray_SIZE(x) == 0:
-            los.append(0)
-            his.append(0)
             continue
+        lo = hi = <char*> cnp.PyArray_DATA(x)
         for d in range(cnp.PyArray_NDIM(x)):
             step = cnp.PyArray_STRIDES(x)[d] * (cnp.PyArray_DIMS(x)[d] - 1)
             if step < 0:
                 lo += step
             else:
                 hi += step
-        los.append(<size_t> lo)
-        his.append(<size_t> hi + <size_t> cnp.PyArray_ITEMSIZE(x))
-    for i in range(k):
-        if his[i] == 0:
-            continue
-        for j in range(i + 1, k):
-            if his[j] != 0 and los[i] < his[j] and los[j] < his[i]:
-                pairs.append((i, j))
+        extents.append((<size_t> lo, <size_t> hi + <size_t> cnp.PyArray_ITEMSIZE(x), i))
+    extents.sort()
+    for e in extents:
+        # the extents begun before this one and not ended at its start
+        active = [a for a in active if a[1] > e[0]]
+        for a in active:
+            pairs.append((a[2], e[2]) if a[2] < e[2] else (e[2], a[2]))
+        active.append(e)
     return pairs

@@ -380,8 +380,10 @@ class Optimizer:
                 f"dtype {step.dtype}"
             )
         new_step = int(step)
-        if new_step < 0:
-            raise ValueError(f"state key 'step' must be >= 0, got {new_step}")
+        if not 0 <= new_step <= _MAX_STEP:
+            raise ValueError(
+                f"state key 'step' must be in [0, {_MAX_STEP}] (state_dict's int64), "
+                f"got {new_step}")
         lr = values["lr"]
         if lr.shape != () or not np.issubdtype(lr.dtype, np.floating):
             raise ValueError(
