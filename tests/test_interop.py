@@ -342,6 +342,19 @@ def test_from_torch_modules_checks_the_model_and_reads_the_weights():
         from_torch_modules(rnn, torch.nn.Linear(4, 3, bias=False))
     with pytest.raises(TypeError, match="rnn must be a torch.nn module"):
         from_torch_modules(rnn.state_dict(), linear)
+    # the weights the modules compute with: a compiled wrapper (its state
+    # dict's keys have a prefix), a pruned and a weight-normalised layer
+    # (their state dicts hold the weight's parts)
+    import torch.nn.utils.prune as prune
+    from torch.nn.utils.parametrizations import weight_norm
+    pruned = torch.nn.Linear(4, 3, dtype=torch.float64)
+    prune.l1_unstructured(pruned, "weight", 0.5)
+    for r, lin in [(torch.compile(rnn), linear), (rnn, pruned),
+                   (rnn, weight_norm(torch.nn.Linear(4, 3, dtype=torch.float64)))]:
+        q = from_torch_modules(r, lin)
+        np.testing.assert_array_equal(q["Waa"], p["Waa"])
+        np.testing.assert_array_equal(q["Wya"], lin.weight.detach().numpy())
+    assert np.count_nonzero(from_torch_modules(rnn, pruned)["Wya"]) == 6
 
 
 def test_lazily_negated_tensors_are_read_as_their_values():

@@ -284,8 +284,11 @@ def from_torch_modules(rnn, linear) -> dict:
     Returns
     -------
     dict of numpy.ndarray
-        As :func:`from_torch_state_dict` of
-        ``{**rnn.state_dict(), **linear.state_dict()}``.
+        As :func:`from_torch_state_dict` of the modules' weights as they
+        compute with them (``rnn.weight_ih_l0``, ..., ``linear.weight``,
+        ``linear.bias``): a ``torch.compile`` wrapper, a pruned or
+        weight-normalised layer give their effective weights.  A subclass
+        that overrides ``forward`` cannot be told apart.
 
     Raises
     ------
@@ -319,7 +322,17 @@ def from_torch_modules(rnn, linear) -> dict:
             raise ValueError(f"rnn.{attr} = {got!r}; fastrnn's model needs {want!r}")
     if getattr(linear, "bias", None) is None:
         raise ValueError("linear has no bias (bias=False); fastrnn's output layer has one (by)")
-    return from_torch_state_dict({**rnn.state_dict(), **linear.state_dict()})
+    # the weights as the modules compute with them (attributes, not state
+    # dicts: a compiled module's keys have a prefix, a pruned or
+    # weight-normed layer keeps its weight as parts)
+    tensors = {}
+    for module, what, keys in ((rnn, "rnn", TORCH_KEYS[:4]), (linear, "linear", TORCH_KEYS[4:])):
+        for k in keys:
+            try:
+                tensors[k] = getattr(module, k)
+            except Exception as exc:   # AttributeError, or a parametrization's error
+                raise ValueError(f"{what}.{k} could not be read: {exc}") from None
+    return from_torch_state_dict(tensors)
 
 
 # ---------------------------------------------------------------------------
