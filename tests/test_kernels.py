@@ -227,6 +227,8 @@ def spying_kernels(record):
                 # the usual small call's own entry declines, so that every
                 # call reaches the entry points spied on
                 return lambda *args: None
+            if name not in ("forward", "loss_and_grads"):
+                return getattr(real, name)   # not a kernel (uses_blas)
 
             def call(*args):
                 record(args)
@@ -259,22 +261,59 @@ def kernel_blas_threads():
 
 
 def test_one_blas_thread_inside_small_steps_and_restored_after():
-    """B*H*H in the one-thread range: the kernels' BLAS runs on one thread,
-    then is restored; any other BLAS (NumPy's own OpenBLAS) is left alone."""
-    from fastrnn import _api, _blas
+    """B*H*H in the one-thread range, a call with BLAS products (dense
+    inputs' projections): the kernels' BLAS runs on one thread, then is
+    restored; any other BLAS (NumPy's own OpenBLAS) is left alone.  A call
+    whose products are all the kernels' own (float32 token ids) touches no
+    setting."""
+    from fastrnn import _api, _blas, _kernels
+    orig = kernel_blas_threads()
     before = blas_limits()
     others = [x for x in before if x[0] != os.path.realpath(_blas.library())]
-    p, X, Y, a0, lengths = make_problem("lengths", I=20, H=96, B=8, T=5, seed=31)
     lo, hi = _api.ONE_THREAD_STEP
     assert lo <= 8 * 96 * 96 < hi
-    seen = []
-    with spying_kernels(lambda args: seen.append(
-            (kernel_blas_threads(), _blas.depth(),
-             [x for x in blas_limits() if x[0] != os.path.realpath(_blas.library())]))):
-        fastrnn.loss_and_grads(p, X, Y, a0, lengths)
-        fastrnn.forward(p, X, a0, lengths)
-    assert seen == [(1, 1, others), (1, 1, others)]
-    assert blas_limits() == before and _blas.depth() == 0
+    for mode, dtype, limited in [("dense", np.float64, True), ("dense", np.float32, True),
+                                 ("lengths", np.float32, False)]:
+        p, X, Y, a0, lengths = make_problem(mode, I=20, H=96, B=8, T=5, seed=31, dtype=dtype)
+        assert _kernels.uses_blas(True, mode == "dense", 8, 5, 96, 20,
+                                  np.dtype(dtype).itemsize) == limited
+        seen = []
+        with spying_kernels(lambda args: seen.append(
+                (kernel_blas_threads(), _blas.depth(),
+                 [x for x in blas_limits() if x[0] != os.path.realpath(_blas.library())]))):
+            fastrnn.loss_and_grads(p, X, Y, a0, lengths)
+            fastrnn.forward(p, X, a0, lengths)
+        want = (1, 1, others) if limited else (orig, 0, others)
+        assert seen == [want, want], (mode, dtype)
+        assert blas_limits() == before and _blas.depth() == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("H, B, T", [(96, 8, 5), (128, 4, 64), (512, 1, 8), (600, 2, 30),
+                                     (256, 32, 64)])
+def test_uses_blas_follows_the_kernels_product_rule(dtype, H, B, T):
+    """uses_blas (which decides whether a call limits BLAS) against the
+    rule of _mm as documented: BLAS for dense projections, and for a product
+    whose packed W (k rows, n columns padded to 16) exceeds SMALL_W_BYTES,
+    except float32 weight gradients of at most 512 rows whose 128-row blocks
+    fit."""
+    from fastrnn import _kernels
+    it = np.dtype(dtype).itemsize
+    small = lambda k, n: k * (-(-n // 16) * 16) * it <= 256 * 1024  # noqa: E731
+
+    def by_blas(trans_a, m, n, k):
+        if small(k, n):
+            return False
+        return not (it == 4 and trans_a and m <= 512 and small(128, n))
+    O = 65
+    BT = B * T
+    fwd = by_blas(False, BT, O, H)
+    step = fwd or by_blas(False, BT, H, O) or by_blas(True, H, H, BT) or by_blas(True, O, H, BT)
+    assert _kernels.uses_blas(False, False, B, T, H, O, it) == fwd
+    assert _kernels.uses_blas(True, False, B, T, H, O, it) == step
+    assert _kernels.uses_blas(True, True, B, T, H, O, it)
+    if dtype == np.float32 and H <= 512:
+        assert not step   # the usual training call: nothing for BLAS
 
 
 def test_a_setting_changed_during_a_call_is_kept():
@@ -286,7 +325,7 @@ def test_a_setting_changed_during_a_call_is_kept():
     orig = kernel_blas_threads()
     if orig < 2:
         pytest.skip("BLAS runs on one thread here")
-    p, X, Y, a0, lengths = make_problem("lengths", I=20, H=96, B=8, T=5, seed=33)
+    p, X, Y, a0, lengths = make_problem("dense", I=20, H=96, B=8, T=5, seed=33)
     changed = []
     try:
         with spying_kernels(lambda args: changed.append(
@@ -340,7 +379,7 @@ def test_plan_where_blas_cannot_be_limited(threads, plan, monkeypatch):
             return threads
 
     monkeypatch.setattr(_api, "_blas", Unlimitable)
-    mid = make_problem("steps", I=5, H=128, O=5, B=32, T=2, seed=1)
+    mid = make_problem("dense", I=5, H=128, O=5, B=32, T=2, seed=1)   # BLAS projections
     b = _validate.check_batch(mid[0], mid[1], mid[2], None, None, need_Y=True)
     assert _api._plan(b)[1:] == plan
     check_against_reference(*mid[:3], None, None, np.float64)

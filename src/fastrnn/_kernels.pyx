@@ -111,6 +111,28 @@ cdef inline bint _small_w(Py_ssize_t k, Py_ssize_t n, Py_ssize_t itemsize) noexc
     return _packed(k, n) * itemsize <= SMALL_W_BYTES
 
 
+cdef inline bint _mm_blas(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                          Py_ssize_t itemsize) noexcept nogil:
+    """Whether _mm of these sizes calls BLAS (see _mm)."""
+    if _small_w(k, n, itemsize):
+        return False
+    return not (itemsize == sizeof(float) and trans_a and m <= KBLOCK_MAX_M
+                and _small_w(KBLOCK_MIN_K, n, itemsize))
+
+
+def uses_blas(bint grads, bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
+              Py_ssize_t O, Py_ssize_t itemsize):
+    """Whether forward (grads False) or loss_and_grads (True) of these sizes
+    calls BLAS, with the per-step products the kernels' own (blas_steps
+    False): dense inputs' projections, or an _mm that goes to BLAS."""
+    cdef Py_ssize_t BT = B * T
+    if dense or _mm_blas(False, BT, O, H, itemsize):
+        return True
+    return grads and (_mm_blas(False, BT, H, O, itemsize)
+                      or _mm_blas(True, H, H, BT, itemsize)
+                      or _mm_blas(True, O, H, BT, itemsize))
+
+
 cdef inline Py_ssize_t _scratch(Py_ssize_t itemsize) noexcept nogil:
     """Workspace elements for _mm's packed W."""
     return SMALL_W_BYTES // itemsize
@@ -134,8 +156,7 @@ cdef void _mm(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floa
     cdef _Job j
     if _small_w(k, n, sizeof(floating)):
         kb = k   # W packed whole, once
-    elif (floating is float and trans_a and m <= KBLOCK_MAX_M
-          and _small_w(KBLOCK_MIN_K, n, sizeof(floating))):
+    elif not _mm_blas(trans_a, m, n, k, sizeof(floating)):
         # a weight gradient (dWaa = dZ.T @ A, dWya = dL.T @ A: k = B*T rows):
         # W a block of k rows at a time, each block's product accumulated.
         # OpenBLAS packs both operands, A read transposed, on every call: its
