@@ -260,3 +260,27 @@ def test_a0_array_like_is_converted_once(call, lengths):
                 np.testing.assert_array_equal(g[k], w[k])
         else:
             np.testing.assert_array_equal(g, w)
+
+
+def test_memory_error_while_converting_an_argument_is_not_a_type_error():
+    """Conversion failures of a bad value are TypeErrors naming it, but a
+    MemoryError (an array too big to build) stays a MemoryError."""
+    from fastrnn.interop import from_torch_state_dict
+
+    class Huge:
+        def __array__(self, dtype=None, copy=None):
+            raise MemoryError("Unable to allocate 1 PiB")
+
+    class Bad:
+        def __array__(self, dtype=None, copy=None):
+            raise ValueError("not an array")
+
+    p = fastrnn.init_params(5, 4, seed=0)
+    with pytest.raises(MemoryError, match="1 PiB"):
+        fastrnn.forward(p, Huge())
+    with pytest.raises(TypeError, match="X could not be converted"):
+        fastrnn.forward(p, Bad())
+    with pytest.raises(MemoryError, match="1 PiB"):
+        from_torch_state_dict(dict.fromkeys(
+            ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight", "bias"],
+            Huge()))

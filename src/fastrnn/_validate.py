@@ -110,6 +110,8 @@ class Batch(NamedTuple):
 def _as_array(value, name: str) -> np.ndarray:
     try:
         arr = np.asarray(value)
+    except MemoryError:
+        raise
     except Exception as exc:  # ragged lists, objects without __array__
         raise TypeError(f"{name} could not be converted to an array: {exc}") from None
     if arr.dtype == object:

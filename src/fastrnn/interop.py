@@ -58,6 +58,8 @@ def _to_numpy(value, name: str) -> np.ndarray:
                 if callable(getattr(value, resolve, None)):
                     value = getattr(value, resolve)()
         arr = np.asarray(value)
+    except MemoryError:
+        raise
     except Exception as exc:  # ragged lists, bfloat16 tensors, ...
         raise TypeError(f"{name} could not be converted to a NumPy array: {exc}") from None
     if arr.dtype not in FLOAT_DTYPES:
