@@ -576,6 +576,40 @@ def test_a_foreign_object_under_the_workspace_key_is_replaced():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_workspace_at_any_alignment_gives_the_same_bits(dtype):
+    """The kernels round the workspace's start up to a 64-byte boundary
+    (NumPy's buffers are 16-byte aligned): a cached workspace starting at
+    any offset from a cache line, used by the usual call and by the gate's
+    path, changes no bit."""
+    from fastrnn import _api, _kernels
+    if not _kernels._WORK_CACHE:
+        pytest.skip("workspace cache off (FASTRNN_NO_WORK_CACHE=1)")
+    name = np.dtype(dtype).name
+    item = np.dtype(dtype).itemsize
+    cases = [make_problem("steps", I=27, H=50, O=27, B=1, T=25, dtype=dtype, seed=8),
+             make_problem("all", I=7, H=20, B=3, T=5, dtype=dtype, seed=9)]
+    want = [(fastrnn.forward(p, X, a0, lengths), fastrnn.loss_and_grads(p, X, Y, a0, lengths))
+            for p, X, Y, a0, lengths in cases]
+    size = _kernels._workspace_buffer(name).size
+    for offset in range(0, 64, item):
+        raw = np.zeros(size * item + 128, np.uint8)
+        start = (-raw.ctypes.data) % 64 + offset          # this far past a cache line
+        buf = raw[start:start + size * item].view(dtype)
+        assert buf.ctypes.data % 64 == offset
+        _kernels._set_workspace_buffer(name, buf)
+        for (p, X, Y, a0, lengths), (fwd, step) in zip(cases, want):
+            got_fwd = fastrnn.forward(p, X, a0, lengths)
+            got_step = fastrnn.loss_and_grads(p, X, Y, a0, lengths)
+            assert _kernels._workspace_buffer(name) is buf   # it was used
+            for a, b in zip(got_fwd, fwd):
+                np.testing.assert_array_equal(a, b)
+            assert got_step[0] == step[0]
+            for k in step[1]:
+                np.testing.assert_array_equal(got_step[1][k], step[1][k])
+            np.testing.assert_array_equal(got_step[2], step[2])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_outputs_are_fresh_owned_arrays(dtype):
     # the kernels make the outputs (np.empty's work, from C): every call
     # returns new, writeable, C-contiguous arrays of the parameters' dtype,
