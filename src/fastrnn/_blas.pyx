@@ -59,7 +59,7 @@ ctypedef void (*_set_fn)(int) noexcept nogil
 cdef _get_fn _get_threads = NULL   # NULL: SciPy's BLAS is not a threaded OpenBLAS we know
 cdef _set_fn _set_threads = NULL
 cdef bint _serial = False          # an OpenBLAS built without threads
-cdef int _depth = 0                # callers inside _OneBlasThread
+cdef int _depth = 0                # callers inside OneBlasThread
 cdef int _saved = 0                # the caller's setting, restored when the last one leaves
 cdef bytes _library = b""
 
