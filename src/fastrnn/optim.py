@@ -943,8 +943,8 @@ def _combine_norms(norms: list[float]) -> float:
 def _refuse_shared(grads: Mapping[str, np.ndarray], what: str) -> None:
     """ValueError naming two keys of `grads` whose arrays share memory (the
     same array twice, or overlapping views): scaled once per key, their
-    shared elements would be scaled twice.  ~0.4 µs for six arrays that
-    share nothing."""
+    shared elements would be scaled twice.  ~0.8 µs for six arrays that
+    share nothing (k log k for k arrays apart)."""
     keys = list(grads)
     arrays = list(grads.values())
     if _cupdate is not None:
