@@ -559,20 +559,26 @@ def test_each_thread_has_its_own_workspace():
 
 def test_a_foreign_object_under_the_workspace_key_is_replaced():
     # the thread state's dict is shared by every extension: whatever sits
-    # under the workspace's key is used only if it is a float array of the
-    # right dtype, else replaced
+    # under the workspace's key is used only if it is a contiguous,
+    # writeable float array of the right dtype, else replaced
     from fastrnn import _kernels
     if not _kernels._WORK_CACHE:
         pytest.skip("workspace cache off (FASTRNN_NO_WORK_CACHE=1)")
     p, X, Y, a0, lengths = make_problem("all", I=7, H=20, B=3, T=5, dtype=np.float32,
                                         seed=6)
     want = fastrnn.loss_and_grads(p, X, Y, a0, lengths)
-    for junk in ("a string", np.zeros(10**6, np.uint8), np.zeros(10**6)):
+    big = np.zeros(2 * 10**6, np.float32)
+    for junk in ("a string", np.zeros(10**6, np.uint8), np.zeros(10**6), big[::2], big[::-1],
+                 np.frombuffer(bytes(4 * 10**6), np.float32)):
         _kernels._set_workspace_buffer("float32", junk)
         got = fastrnn.loss_and_grads(p, X, Y, a0, lengths)
         assert got[0] == want[0]
         np.testing.assert_array_equal(got[1]["Waa"], want[1]["Waa"])
         assert _kernels._workspace_buffer("float32").dtype == np.float32
+        # not a strided, reversed or read-only view either: the kernels
+        # write the workspace in a row from its start
+        assert _kernels._workspace_buffer("float32") is not junk
+    assert not big.any()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

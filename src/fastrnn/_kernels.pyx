@@ -846,7 +846,10 @@ cdef object _workspace(Py_ssize_t n, int tn):
     if (v != NULL and type(<object> v) is cnp.ndarray
             and cnp.PyArray_TYPE(<cnp.ndarray> v) == tn
             and cnp.PyArray_NDIM(<cnp.ndarray> v) == 1
-            and cnp.PyArray_DIMS(<cnp.ndarray> v)[0] >= n):
+            and cnp.PyArray_DIMS(<cnp.ndarray> v)[0] >= n
+            # the kernels write n elements in a row from its start
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> v)
+            and cnp.PyArray_ISWRITEABLE(<cnp.ndarray> v)):
         return <object> v
     buf = cnp.PyArray_EMPTY(1, dims, tn, 0)
     PyDict_SetItem(<object> d, key, buf)
