@@ -237,6 +237,47 @@ def test_corpus_that_is_a_device_is_refused(tmp_path):
     assert not (tmp_path / "model.npz").exists()
 
 
+def test_corpus_too_big_for_memory_is_a_one_line_error(tmp_path):
+    # a regular file is read whole: one bigger than the memory the process
+    # may use (here a sparse 1.5 GiB file against 1 GiB of address space)
+    # was a MemoryError traceback with exit status 1
+    big = tmp_path / "big.txt"
+    with open(big, "wb") as f:
+        f.truncate(3 * 2**29)   # sparse: no disk space used
+    r = _limited_run(["train", str(big), "--no-progress"], None, tmp_path)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert r.stderr.startswith("fastrnn: error: ") and r.stderr.count("\n") == 1, r.stderr
+    assert "does not fit in memory" in r.stderr and "big.txt" in r.stderr, r.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_corpus_typed_at_a_terminal_ends_at_one_ctrl_d(tmp_path):
+    # a terminal's Ctrl-D ends one read: reading on in chunks waited for a
+    # second one
+    import pty
+    master, slave = pty.openpty()
+    pythonpath = [SRC] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(pythonpath))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fastrnn", "train", "-", *SMALL, "--steps", "2",
+         "--sample-every", "0", "--no-progress", "--out", str(tmp_path / "m.npz")],
+        stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    os.close(slave)
+    try:
+        os.write(master, TEXT.encode()[:2000].replace(b"\n", b" ") + b"\n")
+        time.sleep(0.5)
+        os.write(master, b"\x04")   # one Ctrl-D at the start of a line
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("still reading the terminal after one Ctrl-D")
+    finally:
+        os.close(master)
+    assert proc.returncode == 0, err
+    assert (tmp_path / "m.npz").exists()
+
+
 def _fifo_writer(path, data, endless):
     """A thread writing `data` into the FIFO `path` (again and again if
     `endless`) until the reader closes it; gives up after 60 s without one."""

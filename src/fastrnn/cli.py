@@ -245,14 +245,18 @@ def _read_stream(f, path: str) -> bytes | bytearray:
     limit = _STREAM_LIMIT
     data = bytearray()
     while True:
-        chunk = f.read(min(2**20, limit + 1 - len(data)))
-        if not chunk:
-            return data
+        want = min(2**20, limit + 1 - len(data))
+        chunk = f.read(want)
         data += chunk
         if len(data) > limit:
             raise CLIError(f"cannot read corpus {path!r}: it is not a regular file and did "
                            f"not end within {_size(limit)} (the most read from a pipe or "
                            "terminal); save the corpus to a file and give its path")
+        # a buffered read returns fewer bytes than asked only at the end
+        # (on a terminal, at the Ctrl-D that ends the text: reading on would
+        # wait for a second one)
+        if len(chunk) < want:
+            return data
 
 
 def _read_corpus(path: str) -> str:
@@ -280,6 +284,8 @@ def _read_corpus(path: str) -> str:
                     data = f.read()
                 else:   # a FIFO, or /dev/stdin of a pipe
                     data = _read_stream(f, path)
+    except MemoryError:
+        raise CLIError(f"cannot read corpus {path!r}: it does not fit in memory") from None
     except FileNotFoundError:
         raise CLIError(f"cannot read corpus {path!r}: no such file") from None
     except IsADirectoryError:
@@ -288,6 +294,9 @@ def _read_corpus(path: str) -> str:
         raise CLIError(f"cannot read corpus {path!r}: {exc.strerror or exc}") from None
     try:
         text = data.decode("utf-8-sig")
+    except MemoryError:
+        raise CLIError(f"cannot read corpus {path!r}: its text does not fit in memory "
+                       f"({len(data):,} bytes)") from None
     except UnicodeDecodeError as exc:
         raise CLIError(f"corpus {path!r} is not UTF-8 text (byte 0x{data[exc.start]:02x} at "
                        f"offset {exc.start}); convert it first, e.g. with iconv -t UTF-8"
