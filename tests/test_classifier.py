@@ -136,6 +136,28 @@ def test_labels_differing_by_a_trailing_nul():
     assert again.classes_.tolist() == sorted(names)
 
 
+def test_nan_and_nat_labels_are_refused_in_any_array():
+    # a NaN (or NaT) label is never equal to itself: each one was a class of
+    # its own, and score could not count it; float arrays were refused
+    # already, object and datetime arrays were not
+    X, y = small_problem()
+    clf = SequenceClassifier(hidden_size=8, epochs=2, seed=0)
+    obj = np.array([[1.0, float("nan"), 2.0][i] for i in y], dtype=object)
+    at = int(np.flatnonzero(y == 1)[0])
+    with pytest.raises(ValueError, match=re.escape(f"y has the label nan at [{at}]")):
+        clf.fit(X, obj)
+    days = np.array(["2026-01-01", "NaT", "2026-01-03"], dtype="datetime64[D]")[y]
+    with pytest.raises(ValueError, match=re.escape(f"y has the label {days[at]!r} at [{at}]")):
+        clf.fit(X, days)
+    assert not hasattr(clf, "params_")
+    # without them both kinds of labels train and score
+    clf.fit(X, np.array([[1.0, 3.0, 2.0][i] for i in y], dtype=object))
+    assert clf.score(X, np.array([[1.0, 3.0, 2.0][i] for i in y], dtype=object)) > 0
+    ok = np.array(["2026-01-01", "2026-01-02", "2026-01-03"], dtype="datetime64[D]")[y]
+    clf.fit(X, ok)
+    assert clf.predict(X).dtype == ok.dtype
+
+
 def test_predict_proba_rows_sum_to_one_and_argmax_is_predict():
     clf, X, _ = fitted()
     proba = clf.predict_proba(X)

@@ -107,14 +107,18 @@ def _check_labels(labels, arr: np.ndarray, name: str) -> None:
     so a predicted 1 would come back as '1'; fixed-width strings drop
     trailing NULs, so 'a\\x00' would come back as 'a' (the class of 'a').
     Object arrays hold the labels as given: only the mix is refused there.
+    The kinds come from the set of the labels' types (C speed); the labels
+    are looked at one by one only to name an offending pair.
     """
     if arr.dtype.kind == "O":
-        values = arr
+        values: Any = arr
     elif arr.dtype.kind in "US" and not isinstance(labels, np.ndarray):
-        values = np.asarray(labels, dtype=object)   # the labels before NumPy converted them
+        values = labels if isinstance(labels, (list, tuple)) else list(labels)
     else:
         return   # numbers, or strings that were fixed-width before they reached us
-    if len(set(map(type, values))) > 1:
+    types = set(map(type, values))
+    kinds = {_label_kind_of_type(t) for t in types} - {None}
+    if len(kinds) > 1:
         first: dict[str, int] = {}
         for i, v in enumerate(values):
             kind = _label_kind(v)
@@ -127,14 +131,36 @@ def _check_labels(labels, arr: np.ndarray, name: str) -> None:
                     f"and {values[i2]!r} at [{i2}] a {k2}; use labels of one type "
                     "(scikit-learn also refuses a mix of label input types)")
     if arr.dtype.kind in "US":
-        nul: Any = "\x00" if arr.dtype.kind == "U" else b"\x00"
+        # a label that lost trailing NULs is longer than its stored string
+        given = np.fromiter(map(len, values), dtype=np.intp, count=len(values))
+        kept = np.strings.str_len(arr)
+        if not np.array_equal(given, kept):
+            i = int(np.flatnonzero(given != kept)[0])
+            v = values[i]
+            nul: Any = "\x00" if arr.dtype.kind == "U" else b"\x00"
+            raise ValueError(
+                f"{name} has the label {v!r} at [{i}], which ends in a NUL character: "
+                f"NumPy's fixed-width strings drop trailing NULs, so it would become "
+                f"{v.rstrip(nul)!r}; pass {name} as an object array "
+                f"(np.array({name}, dtype=object)) to keep such labels")
+    elif any(t is float or issubclass(t, (float, np.floating, complex, np.complexfloating))
+             for t in types):
+        # NaN in an object array: never equal to itself, so one class per NaN
         for i, v in enumerate(values):
-            if isinstance(v, type(nul)) and v.endswith(nul):
-                raise ValueError(
-                    f"{name} has the label {v!r} at [{i}], which ends in a NUL character: "
-                    f"NumPy's fixed-width strings drop trailing NULs, so it would become "
-                    f"{v.rstrip(nul)!r}; pass {name} as an object array "
-                    f"(np.array({name}, dtype=object)) to keep such labels")
+            if v != v:
+                raise ValueError(f"{name} has the label {v!r} at [{i}]; labels must not "
+                                 "be NaN (a NaN is not equal to itself, so never a class)")
+
+
+def _label_kind_of_type(t: type) -> str | None:
+    """_label_kind for every value of type t."""
+    if issubclass(t, str):
+        return "string"
+    if issubclass(t, bytes):
+        return "bytes object"
+    if issubclass(t, (numbers.Number, np.bool_)):
+        return "number"
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -535,6 +561,10 @@ class SequenceClassifier:
             pos = int(np.flatnonzero(~np.isfinite(y_arr))[0])
             raise ValueError(f"y has the label {y_arr[pos]!r} at [{pos}]; labels must "
                              "be finite (NaN and infinity are not classes)")
+        if y_arr.dtype.kind in "mM" and np.isnat(y_arr).any():
+            pos = int(np.flatnonzero(np.isnat(y_arr))[0])
+            raise ValueError(f"y has the label {y_arr[pos]!r} at [{pos}]; labels must "
+                             "not be NaT (it is not equal to itself, so never a class)")
         return y_arr
 
     @staticmethod
