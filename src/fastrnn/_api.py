@@ -21,10 +21,10 @@ __all__ = ["init_params", "forward", "loss_and_grads", "get_num_threads",
 #: ms on two; large, B=64 H=512: 374 ms vs 6.7 s; see BENCHMARKS.md).  Above
 #: it the products are big enough that the caller's setting is kept.  The
 #: per-step products in the range are now the kernels' own, so the limit holds
-#: only the few batched BLAS products of a call (float64 dWaa and dWya, dense
-#: inputs' projections, float32 dWaa above H = 512), whose threads a busy
+#: only the few batched BLAS products of a call (dense inputs' projections,
+#: dWaa above H = 512 in float32 and 256 in float64), whose threads a busy
 #: machine would still stall at every call; a call without any
-#: (_kernels.uses_blas: float32 token ids up to H = 512) is not limited, and
+#: (_kernels.uses_blas: token ids up to those H) is not limited, and
 #: a model whose output layer goes to BLAS (BIG_OUTPUT_BYTES) is exempt, see
 #: _blas_threads.
 ONE_THREAD_STEP = (2**16, 2**22)
@@ -115,9 +115,9 @@ def _plan(b: _validate.Batch):
     if limit is _one_blas_thread:
         if not _kernels.uses_blas(b.Y is not None, b.dense is not None, b.B, b.T, b.p.H,
                                   b.p.O, b.p.dtype.itemsize):
-            # every product of the call is the kernels' own (float32 token
-            # ids up to H = 512, the usual case): nothing to limit, and no
-            # process-wide setting touched
+            # every product of the call is the kernels' own (token ids up
+            # to H = 512 float32, 256 float64: the usual case): nothing to
+            # limit, and no process-wide setting touched
             return _no_limit, False, 0, True
         if not _blas.limitable() and _blas_many():
             # a BLAS whose threads cannot be limited (not an OpenBLAS of

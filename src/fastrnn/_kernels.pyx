@@ -116,8 +116,7 @@ cdef inline bint _mm_blas(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k
     """Whether _mm of these sizes calls BLAS (see _mm)."""
     if _small_w(k, n, itemsize):
         return False
-    return not (itemsize == sizeof(float) and trans_a and m <= KBLOCK_MAX_M
-                and _small_w(KBLOCK_MIN_K, n, itemsize))
+    return not (trans_a and m <= KBLOCK_MAX_M and _small_w(KBLOCK_MIN_K, n, itemsize))
 
 
 def uses_blas(bint grads, bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
@@ -146,9 +145,9 @@ cdef void _mm(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floa
     op(W) k x n.  A small W is packed into scratch (_scratch elements) for
     _pmm, whose rows of C the team of up to nt threads splits in blocks of 6
     (each element is computed as on one thread); a large one goes to BLAS,
-    but for a float32 weight gradient (trans_a, m <= KBLOCK_MAX_M, and
-    KBLOCK_MIN_K rows of W fit: n <= 512), whose W is packed a block of rows
-    at a time.  A last panel of one or two columns: dot products (_pmm's
+    but for a weight gradient (trans_a, m <= KBLOCK_MAX_M, and KBLOCK_MIN_K
+    rows of W fit: n <= 512 float32, 256 float64), whose W is packed a block
+    of rows at a time.  A last panel of one or two columns: dot products (_pmm's
     tail)."""
     cdef Py_ssize_t a_rs = 1 if trans_a else lda, a_cs = lda if trans_a else 1
     cdef Py_ssize_t w_rs = 1 if trans_w else ldw, w_cs = ldw if trans_w else 1
@@ -161,9 +160,12 @@ cdef void _mm(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floa
         # W a block of k rows at a time, each block's product accumulated.
         # OpenBLAS packs both operands, A read transposed, on every call: its
         # copies were 7.6% of the small step (perf); here the small step takes
-        # 0.955x the time (interleaved A/B).  float64 stays with BLAS (A/B
-        # 1.04x), as do outputs of more than KBLOCK_MAX_M rows (word's
-        # dWya: 10000 rows, measured slower by a k-blocked product before).
+        # 0.955x the time (interleaved A/B); float64 (H <= 256 here) 0.984x
+        # (A/B, thirteenth session; 1.04x in the eighth, before the
+        # workspace was aligned), and a mid-sized call then makes no BLAS
+        # call to limit.  Outputs of more than KBLOCK_MAX_M rows stay with
+        # BLAS (word's dWya: 10000 rows, measured slower by a k-blocked
+        # product before).
         kb = SMALL_W_BYTES // (_up16(n) * sizeof(floating))
     else:
         gemm(trans_a, trans_w, <int> m, <int> n, <int> k, <floating> 1.0, A, <int> lda,
