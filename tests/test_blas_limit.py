@@ -32,10 +32,11 @@ import os, signal, sys, threading, time
 import numpy as np
 import fastrnn
 from fastrnn import _api, _blas, _validate
-p = fastrnn.init_params(65, 128, seed=0)
+p = fastrnn.init_params(700, 128, 65, seed=0)
 rng = np.random.default_rng(1)
-# dense inputs: their projections are BLAS products, which the limit holds
-X = rng.standard_normal((4, 16, 65)).astype(np.float32); Y = rng.integers(0, 65, (4, 16))
+# 700 dense features: their products are BLAS's (too big for the kernels'
+# own), which the limit holds
+X = rng.standard_normal((4, 16, 700)).astype(np.float32); Y = rng.integers(0, 65, (4, 16))
 b = _validate.check_batch(p, X, Y, None, None, need_Y=True)
 assert _api._plan(b)[0] is _api._one_blas_thread, "not limited"
 ORIG = _blas.num_threads()

@@ -304,7 +304,7 @@ def test_plan_gives_fastrnns_threads_where_blas_has_one():
         p, X, Y, a0, lengths = make_problem(mode, I=I, H=H, O=O, B=B, T=2, seed=1)
         return _api._plan(_validate.check_batch(p, X, Y, None, None, need_Y=True))
 
-    mid = plan(5, 128, 5, 32, "dense")   # in the range, small output layer, BLAS products
+    mid = plan(700, 128, 5, 32, "dense")   # in the range, small output layer, BLAS products
     assert mid[0] is _api._one_blas_thread and mid[1:] == (False, 0, True)
     mid = plan(5, 128, 5, 32)            # the same, every product the kernels' own
     assert mid[0] is _api._no_limit and mid[1:] == (False, 0, True)

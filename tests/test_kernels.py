@@ -262,9 +262,10 @@ def kernel_blas_threads():
 
 def test_one_blas_thread_inside_small_steps_and_restored_after():
     """B*H*H in the one-thread range, a call with BLAS products (dense
-    inputs' projections): the kernels' BLAS runs on one thread, then is
-    restored; any other BLAS (NumPy's own OpenBLAS) is left alone.  A call
-    whose products are all the kernels' own (float32 token ids) touches no
+    inputs of 700 features: X @ Wax.T and dWax too big for the kernels' own
+    product): the kernels' BLAS runs on one thread, then is restored; any
+    other BLAS (NumPy's own OpenBLAS) is left alone.  A call whose products
+    are all the kernels' own (token ids, or 20 dense features) touches no
     setting."""
     from fastrnn import _api, _blas, _kernels
     orig = kernel_blas_threads()
@@ -272,10 +273,13 @@ def test_one_blas_thread_inside_small_steps_and_restored_after():
     others = [x for x in before if x[0] != os.path.realpath(_blas.library())]
     lo, hi = _api.ONE_THREAD_STEP
     assert lo <= 8 * 96 * 96 < hi
-    for mode, dtype, limited in [("dense", np.float64, True), ("dense", np.float32, True),
-                                 ("lengths", np.float32, False)]:
-        p, X, Y, a0, lengths = make_problem(mode, I=20, H=96, B=8, T=5, seed=31, dtype=dtype)
-        assert _kernels.uses_blas(True, mode == "dense", 8, 5, 96, 20,
+    for mode, I, dtype, limited in [("dense", 700, np.float64, True),
+                                    ("dense", 700, np.float32, True),
+                                    ("dense", 20, np.float32, False),
+                                    ("lengths", 20, np.float64, False)]:
+        p, X, Y, a0, lengths = make_problem(mode, I=I, H=96, O=20, B=8, T=5, seed=31,
+                                            dtype=dtype)
+        assert _kernels.uses_blas(True, mode == "dense", 8, 5, I, 96, 20,
                                   np.dtype(dtype).itemsize) == limited
         seen = []
         with spying_kernels(lambda args: seen.append(
@@ -284,18 +288,20 @@ def test_one_blas_thread_inside_small_steps_and_restored_after():
             fastrnn.loss_and_grads(p, X, Y, a0, lengths)
             fastrnn.forward(p, X, a0, lengths)
         want = (1, 1, others) if limited else (orig, 0, others)
-        assert seen == [want, want], (mode, dtype)
+        assert seen == [want, want], (mode, I, dtype)
         assert blas_limits() == before and _blas.depth() == 0
+        check_against_reference(p, X, Y, a0, lengths, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("H, B, T", [(96, 8, 5), (128, 4, 64), (512, 1, 8), (600, 2, 30),
                                      (256, 32, 64)])
-def test_uses_blas_follows_the_kernels_product_rule(dtype, H, B, T):
+@pytest.mark.parametrize("I", [20, 700])
+def test_uses_blas_follows_the_kernels_product_rule(dtype, H, B, T, I):
     """uses_blas (which decides whether a call limits BLAS) against the
-    rule of _mm as documented: BLAS for dense projections, and for a product
-    whose packed W (k rows, n columns padded to 16) exceeds SMALL_W_BYTES,
-    except weight gradients of at most 512 rows whose 128-row blocks fit."""
+    rule of _mm as documented: BLAS for a product whose packed W (k rows, n
+    columns padded to 16) exceeds SMALL_W_BYTES, except weight gradients of
+    at most 512 rows whose 128-row blocks fit."""
     from fastrnn import _kernels
     it = np.dtype(dtype).itemsize
     small = lambda k, n: k * (-(-n // 16) * 16) * it <= 256 * 1024  # noqa: E731
@@ -308,11 +314,15 @@ def test_uses_blas_follows_the_kernels_product_rule(dtype, H, B, T):
     BT = B * T
     fwd = by_blas(False, BT, O, H)
     step = fwd or by_blas(False, BT, H, O) or by_blas(True, H, H, BT) or by_blas(True, O, H, BT)
-    assert _kernels.uses_blas(False, False, B, T, H, O, it) == fwd
-    assert _kernels.uses_blas(True, False, B, T, H, O, it) == step
-    assert _kernels.uses_blas(True, True, B, T, H, O, it)
+    dense_fwd = fwd or by_blas(False, BT, H, I)
+    dense_step = step or dense_fwd or by_blas(True, I, H, BT)
+    assert _kernels.uses_blas(False, False, B, T, I, H, O, it) == fwd
+    assert _kernels.uses_blas(True, False, B, T, I, H, O, it) == step
+    assert _kernels.uses_blas(False, True, B, T, I, H, O, it) == dense_fwd
+    assert _kernels.uses_blas(True, True, B, T, I, H, O, it) == dense_step
     if H <= (512 if dtype == np.float32 else 256):
         assert not step   # the usual training call: nothing for BLAS
+        assert dense_step == (I == 700)
 
 
 def test_a_setting_changed_during_a_call_is_kept():
@@ -324,7 +334,7 @@ def test_a_setting_changed_during_a_call_is_kept():
     orig = kernel_blas_threads()
     if orig < 2:
         pytest.skip("BLAS runs on one thread here")
-    p, X, Y, a0, lengths = make_problem("dense", I=20, H=96, B=8, T=5, seed=33)
+    p, X, Y, a0, lengths = make_problem("dense", I=700, H=96, O=20, B=8, T=5, seed=33)
     changed = []
     try:
         with spying_kernels(lambda args: changed.append(
@@ -378,7 +388,7 @@ def test_plan_where_blas_cannot_be_limited(threads, plan, monkeypatch):
             return threads
 
     monkeypatch.setattr(_api, "_blas", Unlimitable)
-    mid = make_problem("dense", I=5, H=128, O=5, B=32, T=2, seed=1)   # BLAS projections
+    mid = make_problem("dense", I=700, H=128, O=5, B=32, T=2, seed=1)   # BLAS projections
     b = _validate.check_batch(mid[0], mid[1], mid[2], None, None, need_Y=True)
     assert _api._plan(b)[1:] == plan
     check_against_reference(*mid[:3], None, None, np.float64)

@@ -113,8 +113,8 @@ def _plan(b: _validate.Batch):
         return _SMALL_PLAN   # too small for threads of any kind (the usual tiny call)
     limit = _blas_threads(b)
     if limit is _one_blas_thread:
-        if not _kernels.uses_blas(b.Y is not None, b.dense is not None, b.B, b.T, b.p.H,
-                                  b.p.O, b.p.dtype.itemsize):
+        if not _kernels.uses_blas(b.Y is not None, b.dense is not None, b.B, b.T, b.p.I,
+                                  b.p.H, b.p.O, b.p.dtype.itemsize):
             # every product of the call is the kernels' own (token ids up
             # to H = 512 float32, 256 float64: the usual case): nothing to
             # limit, and no process-wide setting touched

@@ -87,7 +87,7 @@ def loss_and_grads_ids(
     """``fastrnn.loss_and_grads(params, X, Y, a0)`` for the usual small call
     (as forward_ids; Y intp targets (B, T)); None for anything else."""
 
-def uses_blas(grads: bool, dense: bool, B: int, T: int, H: int, O: int,
+def uses_blas(grads: bool, dense: bool, B: int, T: int, I: int, H: int, O: int,
               itemsize: int) -> bool:
     """Whether a call of these sizes calls BLAS (per-step products the kernels' own)."""
 

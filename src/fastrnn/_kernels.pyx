@@ -119,17 +119,21 @@ cdef inline bint _mm_blas(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k
     return not (trans_a and m <= KBLOCK_MAX_M and _small_w(KBLOCK_MIN_K, n, itemsize))
 
 
-def uses_blas(bint grads, bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t H,
-              Py_ssize_t O, Py_ssize_t itemsize):
+def uses_blas(bint grads, bint dense, Py_ssize_t B, Py_ssize_t T, Py_ssize_t I,
+              Py_ssize_t H, Py_ssize_t O, Py_ssize_t itemsize):
     """Whether forward (grads False) or loss_and_grads (True) of these sizes
     calls BLAS, with the per-step products the kernels' own (blas_steps
-    False): dense inputs' projections, or an _mm that goes to BLAS."""
+    False): an _mm that goes to BLAS (every product of the kernels but the
+    per-step ones goes through _mm)."""
     cdef Py_ssize_t BT = B * T
-    if dense or _mm_blas(False, BT, O, H, itemsize):
+    if _mm_blas(False, BT, O, H, itemsize):                    # logits
         return True
-    return grads and (_mm_blas(False, BT, H, O, itemsize)
-                      or _mm_blas(True, H, H, BT, itemsize)
-                      or _mm_blas(True, O, H, BT, itemsize))
+    if dense and _mm_blas(False, BT, H, I, itemsize):          # X @ Wax.T
+        return True
+    return grads and (_mm_blas(False, BT, H, O, itemsize)      # dL @ Wya
+                      or _mm_blas(True, H, H, BT, itemsize)    # dWaa
+                      or _mm_blas(True, O, H, BT, itemsize)    # dWya
+                      or (dense and _mm_blas(True, I, H, BT, itemsize)))   # dWax
 
 
 cdef inline Py_ssize_t _scratch(Py_ssize_t itemsize) noexcept nogil:
@@ -471,10 +475,10 @@ cdef void _bptt(Py_ssize_t B, Py_ssize_t T, Py_ssize_t H, const Py_ssize_t* leng
 
 cdef void _project_dense(Py_ssize_t BT, Py_ssize_t I, Py_ssize_t H,
                          const floating* X, const floating* WaxT,
-                         floating* P) noexcept nogil:
-    # P = X @ Wax.T                        (all B*T steps in one GEMM)
-    gemm(False, False, <int> BT, <int> H, <int> I, <floating> 1.0, X, <int> I,
-         WaxT, <int> H, <floating> 0.0, P, <int> H)
+                         floating* P, floating* scratch, int nt) noexcept nogil:
+    # P = X @ Wax.T                        (all B*T steps in one product;
+    # the kernels' own where Wax fits, see _mm)
+    _mm(False, BT, H, I, X, I, False, WaxT, H, False, P, H, scratch, nt)
 
 
 cdef double _softmax_xent(Py_ssize_t B, Py_ssize_t T, Py_ssize_t O,
@@ -592,7 +596,7 @@ cdef void _forward(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
     if not blas_steps:
         _pack(H, H, Waa, 1, H, WaaTp)
     if is_dense:
-        _project_dense(B * T, I, H, dense, WaxT, P)
+        _project_dense(B * T, I, H, dense, WaxT, P, scratch, nt)
     # the states, time-major: at B = 1 that is A's own layout, so they go
     # straight to A (no buffer, no copy); else to Abuf, and row by row to A
     # (B, T, H), batch-major as returned (padding zero there too)
@@ -669,7 +673,7 @@ cdef double _loss_and_grads(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t
         _pack(H, H, Waa, H, 1, WaaP)
     memcpy(Abuf, a0, BH * sizeof(floating))
     if is_dense:
-        _project_dense(BT, I, H, dense, WaxT, P)
+        _project_dense(BT, I, H, dense, WaxT, P, scratch, nt)
     _states(is_dense, B, T, H, ids, src, Waa, NULL if blas_steps else WaaTp, ba,
             lengths, Abuf, Abuf + BH, NULL, nt)
     # L = A @ Wya.T                     (all T*B steps in one product)
@@ -754,8 +758,7 @@ cdef void _grads_half(int half, Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssi
         for t in range(T):
             for b in range(B):
                 memcpy(P + (b * T + t) * H, dZ + (t * B + b) * H, H * sizeof(floating))
-        gemm(True, False, <int> I, <int> H, <int> BT, <floating> 1.0,
-             dense, <int> I, P, <int> H, <floating> 0.0, dWaxT, <int> H)
+        _mm(True, I, H, BT, dense, I, False, P, H, False, dWaxT, H, scratch, 1)
     else:
         # dWax[:, ids] += dz: scatter-add into rows of dWax.T
         memset(dWaxT, 0, I * H * sizeof(floating))
