@@ -158,6 +158,16 @@ def test_nan_and_nat_labels_are_refused_in_any_array():
     assert clf.predict(X).dtype == ok.dtype
 
 
+def test_labels_numpy_cannot_make_an_array_of_are_named():
+    X, y = small_problem()
+    clf = SequenceClassifier(hidden_size=8, epochs=2, seed=0)
+    labels = ["a" if i else (1, 2) for i in y]
+    with pytest.raises(ValueError, match="y could not be made an array of labels"):
+        clf.fit(X, labels)
+    with pytest.raises(ValueError, match="classes could not be made an array of labels"):
+        clf.partial_fit(X[:2], ["a", "a"], classes=["a", (1, 2)])
+
+
 def test_predict_proba_rows_sum_to_one_and_argmax_is_predict():
     clf, X, _ = fitted()
     proba = clf.predict_proba(X)

@@ -152,6 +152,18 @@ def _check_labels(labels, arr: np.ndarray, name: str) -> None:
                                  "be NaN (a NaN is not equal to itself, so never a class)")
 
 
+def _label_array(labels, name: str) -> np.ndarray:
+    """np.asarray(labels), with NumPy's conversion errors (labels of several
+    shapes, e.g. "a" and (1, 2)) naming `name`."""
+    try:
+        return np.asarray(labels)
+    except MemoryError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} could not be made an array of labels (one label per "
+                         f"sequence, each a number or a string): {exc}") from None
+
+
 def _label_kind_of_type(t: type) -> str | None:
     """_label_kind for every value of type t."""
     if issubclass(t, str):
@@ -549,7 +561,7 @@ class SequenceClassifier:
 
     @staticmethod
     def _check_y(y, n: int) -> np.ndarray:
-        y_arr = np.asarray(y)
+        y_arr = _label_array(y, "y")
         if y_arr.ndim != 1:
             raise ValueError(f"y must be 1-d (one label per sequence), got shape {y_arr.shape}")
         if y_arr.shape[0] != n:
@@ -727,7 +739,7 @@ class SequenceClassifier:
         seqs = self._sequences(X, vocab)
         y_arr = self._check_y(y, len(seqs))
         if first:
-            classes_arr = np.asarray(classes)
+            classes_arr = _label_array(classes, "classes")
             if classes_arr.ndim != 1:
                 raise ValueError(f"classes must be 1-d (a list of labels), got shape "
                                  f"{classes_arr.shape}")
