@@ -91,13 +91,7 @@ def _check_unsigned(a: np.ndarray, where: str) -> None:
 
 def _label_kind(value) -> str | None:
     """"string", "bytes object" or "number": the kinds NumPy would make one string type."""
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bytes):
-        return "bytes object"
-    if isinstance(value, (numbers.Number, np.bool_)):
-        return "number"
-    return None
+    return _label_kind_of_type(type(value))
 
 
 def _check_labels(labels, arr: np.ndarray, name: str) -> None:
