@@ -165,9 +165,8 @@ cdef void _mm(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floa
         # OpenBLAS packs both operands, A read transposed, on every call: its
         # copies were 7.6% of the small step (perf); here the small step takes
         # 0.955x the time (interleaved A/B); float64 (H <= 256 here) 0.984x
-        # (A/B, thirteenth session; 1.04x in the eighth, before the
-        # workspace was aligned), and a mid-sized call then makes no BLAS
-        # call to limit.  Outputs of more than KBLOCK_MAX_M rows stay with
+        # (measured 1.04x before the workspace was aligned), and a
+        # mid-sized call then makes no BLAS call to limit.  Outputs of more than KBLOCK_MAX_M rows stay with
         # BLAS (word's dWya: 10000 rows, measured slower by a k-blocked
         # product before).
         kb = SMALL_W_BYTES // (_up16(n) * sizeof(floating))

@@ -355,7 +355,7 @@ class LanguageModel:
             try:
                 new.load_state_dict(old.state_dict())
             except (TypeError, ValueError):
-                new = optim.make_optimizer(key, params, lr=lr)
+                pass   # shapes changed: a failed load leaves `new` fresh
             new.lr = lr   # this fit's, not the state's
             self._optimizer = new
         else:  # first fit, or another optimizer: fresh state
